@@ -1,0 +1,97 @@
+/*
+ * conn.h - the connection tracker's state (internal to agent/).
+ *
+ * A struct conn exists for every stream socket the program created with socket() or accepted,
+ * from creation until it is classified as not HTTP or closed. It holds one HTTP parser per
+ * direction, the injector's pending bytes, the FIFO of requests in flight (pipelining), the
+ * peer's address, and for client connections the context bound at connect() time.
+ *
+ * A struct wt_span_rec is one request in flight: the span being built (struct exp_span, copied
+ * into the exporter's queue when it ends) plus the context its children inherit. Both come from
+ * lock-free pools (pool.h), never from malloc.
+ *
+ * Locking: each direction has its own tiny spin lock (a reader and a writer thread on one
+ * socket do not wait for each other) and the FIFO has a third one held for a few instructions.
+ * A lock found held by the same thread (a signal handler interrupting us on the same
+ * connection) is never waited for: the connection is given up instead.
+ */
+#ifndef WT_CONN_H
+#define WT_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exp_span.h"
+#include "fdtable.h"
+#include "http_parser.h"
+#include "http_span.h"
+#include "inject.h"
+#include "span_context.h"
+
+enum wt_role {
+	WT_ROLE_UNKNOWN = 0, /* socket() without connect() yet, or a listening socket */
+	WT_ROLE_SERVER = 1,  /* accepted: requests in, responses out */
+	WT_ROLE_CLIENT = 2,  /* connected: requests out, responses in */
+};
+
+struct wt_span_rec {
+	struct exp_span span;
+	_Atomic uint32_t gen;   /* bumped every time the record is released */
+	_Atomic uint32_t live;  /* 1 while the request is in flight */
+	struct ctx_span_context ctx; /* what children inherit (invalid: no context) */
+	uint8_t record;         /* export when it ends (sampled, SDK enabled, not excluded) */
+	uint8_t resp_flags;     /* HTTP_RESP_* for the response parser */
+	uint8_t resp_started;   /* a (final) response head was seen */
+};
+
+#define WT_FIFO_MAX 8
+
+struct wt_lock {
+	_Atomic(void *) owner; /* address of the holder's TLS marker, NULL = free */
+};
+
+struct conn {
+	_Atomic uint32_t refs; /* fds referring to it (dup) */
+	_Atomic uint8_t dead;  /* given up: every fd slot goes NOT_HTTP at the next call */
+	uint8_t role;
+	struct wt_peer peer;
+	struct wt_lock lk_in, lk_out, lk_fifo;
+	struct http_parser pin, pout;
+	char *hbuf_in, *hbuf_out; /* head buffers lent to the parsers */
+	uint64_t in_start_ns, out_start_ns; /* first byte of the message being read / written */
+	struct inj_state inj;
+	struct wt_span_rec *fifo[WT_FIFO_MAX];
+	uint8_t fifo_first, fifo_n;
+	uint8_t bind_used;
+	struct ctx_span_context bind; /* client: the request context current at connect() */
+	uint16_t bind_ts_len;
+	char bind_ts[CTX_TRACESTATE_MAX + 1];
+};
+
+/* conn.c */
+bool conn_lock(struct wt_lock *l);
+void conn_unlock(struct wt_lock *l);
+void conn_give_up(struct conn *c);
+void conn_slot_dead(struct ctx_fd_slot *s);
+bool conn_fifo_push(struct conn *c, struct wt_span_rec *r);
+struct wt_span_rec *conn_fifo_front(struct conn *c);
+void conn_fifo_pop(struct conn *c);
+void conn_atfork_child(void);
+char *conn_head_buf_get(void);
+void conn_head_buf_put(char *b);
+
+/* spans.c: records, parentage and the thread's current request */
+struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *ev,
+				       uint64_t start_ns);
+struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
+				       uint64_t start_ns, char *hdr, size_t *hdr_len);
+void spans_end(struct wt_span_rec *r, uint64_t end_ns);
+void spans_release(struct wt_span_rec *r);
+void spans_set_current(struct wt_span_rec *r);
+bool spans_current(struct ctx_span_context *sc, char *ts, uint16_t *ts_len);
+
+/* lifecycle.c */
+void agent_on_first_span(void);
+
+#endif

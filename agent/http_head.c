@@ -1,0 +1,394 @@
+/*
+ * http_head.c - field extraction from a complete HTTP/1.x head, and the framing-header rules.
+ *
+ * The incremental parser (http_parser.c) validates the syntax of a head as it streams by and
+ * captures its bytes in a caller-provided buffer; when the head is complete the tracker calls
+ * http_head_parse() on that buffer to get the fields it turns into span attributes and trace
+ * context. Both files apply the same acceptance rules (same character classes, same
+ * Content-Length and Transfer-Encoding logic, which live here), so that every head the parser
+ * accepts parses here with the same framing; the fuzz target checks exactly that.
+ *
+ * Design: one pass over the lines, no copies. Names are compared case-insensitively with an
+ * ASCII-only compare (strcasecmp depends on the locale and is not async-signal-safe). Values are
+ * slices into the buffer with optional whitespace trimmed (RFC 9110 5.5).
+ *
+ * Invariants: every slice lies inside [buf, buf + len); nothing is read outside it.
+ * Thread/signal safety: pure functions of their arguments; async-signal-safe.
+ */
+#include "http_head.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define T HTTP_C_TCHAR
+#define V HTTP_C_VALUE
+#define G HTTP_C_TARGET
+#define H HTTP_C_HEX
+#define D HTTP_C_DIGIT
+
+/* Non-overlapping GNU range designators (overlaps would trip -Woverride-init). */
+const uint8_t http_ctab[256] = {
+	['\t'] = V,
+	[' '] = V,
+	['!'] = T | V | G,
+	['"'] = V | G,
+	['#' ... '\''] = T | V | G,
+	['(' ... ')'] = V | G,
+	['*' ... '+'] = T | V | G,
+	[','] = V | G,
+	['-' ... '.'] = T | V | G,
+	['/'] = V | G,
+	['0' ... '9'] = T | V | G | H | D,
+	[':' ... '@'] = V | G,
+	['A' ... 'F'] = T | V | G | H,
+	['G' ... 'Z'] = T | V | G,
+	['[' ... ']'] = V | G,
+	['^' ... '`'] = T | V | G,
+	['a' ... 'f'] = T | V | G | H,
+	['g' ... 'z'] = T | V | G,
+	['{'] = V | G,
+	['|'] = T | V | G,
+	['}'] = V | G,
+	['~'] = T | V | G,
+	[0x80 ... 0xff] = V | G, /* obs-text; raw UTF-8 in targets is common enough to accept */
+};
+
+#undef T
+#undef V
+#undef G
+#undef H
+#undef D
+
+static inline unsigned char lc(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+bool http_str_ieq(const char *s, size_t len, const char *lower)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (lower[i] == '\0' || lc((unsigned char)s[i]) != (unsigned char)lower[i])
+			return false;
+	return lower[len] == '\0';
+}
+
+/* --- Content-Length ---------------------------------------------------------------------- */
+
+enum { CL_BEFORE = 0, CL_DIGITS, CL_AFTER };
+
+static void cl_agree(struct http_cl *s)
+{
+	if (s->seen && s->val != s->cur)
+		s->bad = 1;
+	s->val = s->cur;
+	s->seen = 1;
+	s->cur = 0;
+	s->ndig = 0;
+	s->st = CL_BEFORE;
+}
+
+void http_cl_byte(struct http_cl *s, unsigned char c)
+{
+	if (c == ' ' || c == '\t') {
+		if (s->st == CL_DIGITS)
+			s->st = CL_AFTER;
+	} else if (c >= '0' && c <= '9') {
+		/* 18 digits stay below 2^63: no overflow, and no real body is that long. */
+		if (s->st == CL_AFTER || ++s->ndig > 18)
+			s->bad = 1;
+		s->cur = s->cur * 10 + (uint64_t)(c - '0');
+		s->st = CL_DIGITS;
+	} else if (c == ',' && s->st != CL_BEFORE) {
+		cl_agree(s);
+	} else {
+		s->bad = 1; /* sign, letter, empty list element */
+	}
+}
+
+void http_cl_line_end(struct http_cl *s)
+{
+	if (s->st == CL_BEFORE)
+		s->bad = 1; /* empty value or trailing comma */
+	else
+		cl_agree(s);
+}
+
+/* --- Transfer-Encoding ------------------------------------------------------------------- */
+
+enum { TE_BEFORE = 0, TE_TOKEN, TE_AFTER, TE_PARAMS };
+
+static void te_element_end(struct http_te *s)
+{
+	if (s->st != TE_BEFORE)
+		s->chunked = (s->pos == 7);
+	s->st = TE_BEFORE;
+	s->pos = 0;
+}
+
+void http_te_byte(struct http_te *s, unsigned char c)
+{
+	static const char chunked[] = "chunked";
+
+	if (c == ',') {
+		te_element_end(s);
+	} else if (s->st == TE_PARAMS) {
+		/* transfer-parameters: skipped; the element is not plain "chunked" */
+	} else if (c == ' ' || c == '\t') {
+		if (s->st == TE_TOKEN)
+			s->st = TE_AFTER;
+	} else if (c == ';') {
+		s->st = TE_PARAMS;
+		s->pos = 0xff;
+	} else if ((http_ctab[c] & HTTP_C_TCHAR) && s->st != TE_AFTER) {
+		if (s->st == TE_BEFORE)
+			s->pos = 0;
+		if (s->pos < 7 && lc(c) == (unsigned char)chunked[s->pos])
+			s->pos++;
+		else
+			s->pos = 0xff;
+		s->st = TE_TOKEN;
+	} else {
+		s->pos = 0xff; /* a second word or a stray character: not a coding we know */
+		s->st = TE_TOKEN;
+	}
+}
+
+void http_te_line_end(struct http_te *s)
+{
+	te_element_end(s);
+	s->present = 1;
+}
+
+/* --- head parsing ------------------------------------------------------------------------ */
+
+struct line {
+	const char *p;
+	size_t len; /* without the terminator */
+};
+
+/* Next line from *pos; the terminator (CRLF or LF) is consumed, a missing one at the end of the
+ * buffer is tolerated. Returns false at the end. */
+static bool next_line(const char *buf, size_t len, size_t *pos, struct line *l)
+{
+	const char *nl;
+
+	if (*pos >= len)
+		return false;
+	l->p = buf + *pos;
+	nl = memchr(l->p, '\n', len - *pos);
+	if (nl) {
+		l->len = (size_t)(nl - l->p);
+		*pos += l->len + 1;
+		if (l->len > 0 && l->p[l->len - 1] == '\r')
+			l->len--;
+	} else {
+		l->len = len - *pos;
+		*pos = len;
+	}
+	return true;
+}
+
+/* "HTTP/1.x" at s: the minor digit, or -1. */
+static int version_minor(const char *s, size_t len)
+{
+	if (len < 8 || memcmp(s, "HTTP/1.", 7) != 0 || !(http_ctab[(unsigned char)s[7]] & HTTP_C_DIGIT))
+		return -1;
+	return s[7] - '0';
+}
+
+static size_t span(const char *s, size_t len, uint8_t cls)
+{
+	size_t i = 0;
+
+	while (i < len && (http_ctab[(unsigned char)s[i]] & cls))
+		i++;
+	return i;
+}
+
+static int request_line(const struct line *l, struct http_head *h)
+{
+	size_t m, t;
+
+	m = span(l->p, l->len, HTTP_C_TCHAR);
+	if (m == 0 || m + 1 >= l->len || l->p[m] != ' ')
+		return -EINVAL;
+	t = span(l->p + m + 1, l->len - m - 1, HTTP_C_TARGET);
+	if (t == 0 || m + 1 + t + 9 != l->len || l->p[m + 1 + t] != ' ')
+		return -EINVAL;
+	h->version_minor = version_minor(l->p + m + t + 2, 8);
+	if (h->version_minor < 0)
+		return -EINVAL;
+	h->method.ptr = l->p;
+	h->method.len = m;
+	h->target.ptr = l->p + m + 1;
+	h->target.len = t;
+	return 0;
+}
+
+static int status_line(const struct line *l, struct http_head *h)
+{
+	const char *s = l->p;
+	int i;
+
+	h->version_minor = version_minor(s, l->len);
+	if (h->version_minor < 0 || l->len < 12 || s[8] != ' ' || s[9] < '1' || s[9] > '9')
+		return -EINVAL;
+	for (i = 9; i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		h->status = h->status * 10 + (s[i] - '0');
+	}
+	h->reason.ptr = s + l->len; /* empty unless there is " reason" */
+	if (l->len > 12) {
+		if (s[12] != ' ' || span(s + 13, l->len - 13, HTTP_C_VALUE) != l->len - 13)
+			return -EINVAL;
+		h->reason.ptr = s + 13;
+		h->reason.len = l->len - 13;
+	}
+	return 0;
+}
+
+/* Which field a name is; HTTP_F_COUNT for tracestate, -1 for one we do not keep. */
+#define F_TRACESTATE HTTP_F_COUNT
+static int field_of(const char *n, size_t len)
+{
+	static const struct {
+		const char *name;
+		int f;
+	} names[] = {
+		{ "host", HTTP_F_HOST },
+		{ "user-agent", HTTP_F_USER_AGENT },
+		{ "traceparent", HTTP_F_TRACEPARENT },
+		{ "tracestate", F_TRACESTATE },
+		{ "content-length", HTTP_F_CONTENT_LENGTH },
+		{ "transfer-encoding", HTTP_F_TRANSFER_ENCODING },
+		{ "connection", HTTP_F_CONNECTION },
+		{ "expect", HTTP_F_EXPECT },
+		{ "upgrade", HTTP_F_UPGRADE },
+		{ "x-forwarded-for", HTTP_F_X_FORWARDED_FOR },
+		{ "x-forwarded-proto", HTTP_F_X_FORWARDED_PROTO },
+		{ "x-forwarded-host", HTTP_F_X_FORWARDED_HOST },
+		{ "forwarded", HTTP_F_FORWARDED },
+	};
+	size_t i;
+
+	/* Cheap filter first: every name we keep is 4..18 bytes long. */
+	if (len < 4 || len > 18)
+		return -1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (http_str_ieq(n, len, names[i].name))
+			return names[i].f;
+	return -1;
+}
+
+/* Connection is a comma list of options (RFC 9110 7.6.1); several lines combine. */
+static void connection_tokens(const struct http_str *v, struct http_head *h)
+{
+	size_t i = 0, b, e;
+
+	while (i < v->len) {
+		while (i < v->len && (v->ptr[i] == ' ' || v->ptr[i] == '\t' || v->ptr[i] == ','))
+			i++;
+		b = i;
+		while (i < v->len && v->ptr[i] != ',')
+			i++;
+		e = i;
+		while (e > b && (v->ptr[e - 1] == ' ' || v->ptr[e - 1] == '\t'))
+			e--;
+		if (http_str_ieq(v->ptr + b, e - b, "close"))
+			h->flags |= HTTP_HF_CONN_CLOSE;
+		else if (http_str_ieq(v->ptr + b, e - b, "keep-alive"))
+			h->flags |= HTTP_HF_CONN_KEEPALIVE;
+		else if (http_str_ieq(v->ptr + b, e - b, "upgrade"))
+			h->flags |= HTTP_HF_CONN_UPGRADE;
+	}
+}
+
+static void store(struct http_head *h, int f, const struct http_str *v)
+{
+	if (f == F_TRACESTATE) {
+		if (h->ntracestate < HTTP_TRACESTATE_LINES)
+			h->tracestate[h->ntracestate++] = *v;
+		else
+			h->flags |= HTTP_HF_TRACESTATE_MORE;
+		return;
+	}
+	if (h->field[f].ptr)
+		h->dup |= 1u << f;
+	else
+		h->field[f] = *v;
+	if (f == HTTP_F_CONNECTION)
+		connection_tokens(v, h);
+	else if (f == HTTP_F_EXPECT && http_str_ieq(v->ptr, v->len, "100-continue"))
+		h->flags |= HTTP_HF_EXPECT_CONTINUE;
+}
+
+static int header_line(const struct line *l, struct http_head *h, struct http_cl *cl,
+		       struct http_te *te)
+{
+	size_t n, b, e, i;
+	struct http_str v;
+	int f;
+
+	n = span(l->p, l->len, HTTP_C_TCHAR);
+	if (n == 0 || n == l->len || l->p[n] != ':')
+		return -EINVAL;
+	b = n + 1;
+	e = l->len;
+	if (span(l->p + b, e - b, HTTP_C_VALUE) != e - b)
+		return -EINVAL; /* CTL (bare CR, NUL, ...) inside the value */
+	f = field_of(l->p, n);
+	if (f == HTTP_F_CONTENT_LENGTH) {
+		for (i = b; i < e; i++)
+			http_cl_byte(cl, (unsigned char)l->p[i]);
+		http_cl_line_end(cl);
+	} else if (f == HTTP_F_TRANSFER_ENCODING) {
+		for (i = b; i < e; i++)
+			http_te_byte(te, (unsigned char)l->p[i]);
+		http_te_line_end(te);
+	}
+	if (f < 0)
+		return 0;
+	while (b < e && (l->p[b] == ' ' || l->p[b] == '\t'))
+		b++;
+	while (e > b && (l->p[e - 1] == ' ' || l->p[e - 1] == '\t'))
+		e--;
+	v.ptr = l->p + b;
+	v.len = e - b;
+	store(h, f, &v);
+	return 0;
+}
+
+int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out)
+{
+	struct http_cl cl = { 0 };
+	struct http_te te = { 0 };
+	struct line l;
+	size_t pos = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->dir = dir;
+	out->content_length = -1;
+	if (!next_line(buf, len, &pos, &l))
+		return -EINVAL;
+	rc = dir == HTTP_DIR_REQUEST ? request_line(&l, out) : status_line(&l, out);
+	if (rc < 0)
+		return rc;
+	while (next_line(buf, len, &pos, &l)) {
+		if (l.len > 0 && (l.p[0] == ' ' || l.p[0] == '\t'))
+			continue; /* obs-fold (see http_head.h) */
+		rc = header_line(&l, out, &cl, &te);
+		if (rc < 0)
+			return rc;
+	}
+	if (cl.bad)
+		out->flags |= HTTP_HF_BAD_LENGTH;
+	else if (cl.seen)
+		out->content_length = (int64_t)cl.val;
+	if (te.present)
+		out->flags |= HTTP_HF_TE | (te.chunked ? HTTP_HF_CHUNKED : 0);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * http_span.h - HTTP semantic conventions for the spans the tracker makes: names, attributes,
+ * status mapping (SEMCONV docs/http/http-spans.md, stable HTTP conventions).
+ *
+ * Pure functions over a view of a parsed message head and the peer's address; no I/O, no
+ * allocation; async-signal-safe.
+ */
+#ifndef WT_HTTP_SPAN_H
+#define WT_HTTP_SPAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exp_span.h"
+
+struct wt_slice {
+	const char *p;
+	size_t len;
+};
+
+/* The parts of a request head the conventions need (slices into the head buffer). */
+struct wt_req_view {
+	struct wt_slice method, target, host, user_agent;
+	struct wt_slice x_forwarded_for, x_forwarded_proto, x_forwarded_host, forwarded;
+	int version_minor; /* HTTP/1.<minor> */
+};
+
+struct wt_peer {
+	uint16_t port;       /* host order; 0 if unknown */
+	uint8_t family;      /* AF_INET, AF_INET6, AF_UNIX, 0 = unknown */
+	char addr[48];       /* numeric address, "" if unknown */
+};
+
+/* Is `method` one of the known methods (the default list or
+ * OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS)? */
+bool hspan_method_known(const char *m, size_t len);
+
+/* Route for a path from WIRETRACE_ROUTES (first match), or NULL. Query ignored. */
+const char *hspan_route_match(const char *path, size_t len);
+
+/* Is the path (query ignored) listed in WIRETRACE_EXCLUDED_URLS? */
+bool hspan_path_excluded(const char *target, size_t len);
+
+/* Fill name and request attributes of a SERVER / CLIENT span (at the request head). */
+void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
+			  const struct wt_peer *peer);
+void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
+			  const struct wt_peer *peer);
+
+/* Response status: attribute, span status and error.type per the mapping for `kind`. */
+void hspan_response(struct exp_span *s, int status_code);
+
+/* The request failed without a (complete) response: status ERROR, error.type = `type`. */
+void hspan_error(struct exp_span *s, const char *type);
+
+/* Redact url query values of signed-URL keys (X-Amz-Signature, sig, ...) and userinfo into
+ * out; returns the length written (truncated at cap). Exposed for the unit tests. */
+size_t hspan_redact_url(char *out, size_t cap, const char *url, size_t len);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * lifecycle.c - the library's entry and exit: constructor, destructor, fork handlers and the
+ * flush on SIGTERM/SIGINT. The only file that calls every module's init and shutdown.
+ *
+ * Start-up is deliberately light: read the configuration, decide whether this executable is
+ * traced at all (WIRETRACE_INCLUDE / WIRETRACE_EXCLUDE), hand the exporter its configuration.
+ * No thread, no libcurl, no queue memory: those come with the first span (exporter.c), so a
+ * process that never speaks HTTP pays almost nothing (DESIGN.md start-up target).
+ *
+ * Signals: when the first span is produced — not at start-up, because some programs (CPython)
+ * only install their own SIGINT handler when they find the default disposition — SIGTERM and
+ * SIGINT get a flushing handler, but only if the program left them at SIG_DFL; a program's own
+ * handler is never replaced, and a handler it installs later simply replaces ours. Our handler
+ * restores SIG_DFL, flushes within a bound, and re-raises, so the exit status is unchanged.
+ *
+ * Fork: the child reseeds the id generator and forgets the parent's queue and exporter thread
+ * (it never exports the parent's spans); the exporter restarts lazily.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "conn.h"
+#include "exporter.h"
+#include "ids.h"
+#include "wt_guard.h"
+#include "wt_log.h"
+
+_Atomic int wt_agent_state;
+
+#define WT_SIGNAL_FLUSH_MS 2000 /* bound on the flush in a SIGTERM/SIGINT handler */
+
+static void atfork_child(void)
+{
+	ctx_ids_atfork_child();
+	exp_atfork_child();
+	conn_atfork_child();
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static const char *exe_name(char *buf, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+	if (n <= 0)
+		return "";
+	buf[n] = '\0';
+	const char *slash = strrchr(buf, '/');
+	return slash ? slash + 1 : buf;
+}
+
+void agent_init(void)
+{
+	static _Atomic int once;
+	if (atomic_exchange(&once, 1))
+		return;
+	int g = wt_guard_enter();
+	int saved = errno;
+	config_load(&wt_cfg, env);
+	char buf[512];
+	if (!config_process_selected(&wt_cfg, exe_name(buf, sizeof(buf)))) {
+		wt_debug("%s is excluded by WIRETRACE_INCLUDE/WIRETRACE_EXCLUDE: not traced", buf);
+		atomic_store(&wt_agent_state, -1);
+		goto out;
+	}
+	exp_limits_set(&wt_cfg.exp.limits);
+	if (exp_init(&wt_cfg.exp) < 0) {
+		wt_err("exporter initialisation failed: tracing disabled");
+		atomic_store(&wt_agent_state, -1);
+		goto out;
+	}
+	pthread_atfork(NULL, NULL, atfork_child);
+	atomic_store(&wt_agent_state, 1);
+out:
+	errno = saved;
+	wt_guard_leave(g);
+}
+
+/* ---- SIGTERM / SIGINT ------------------------------------------------------------------- */
+
+static void flush_and_reraise(int sig)
+{
+	int saved = errno;
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	wt_guard = 1;
+	exp_flush(WT_SIGNAL_FLUSH_MS);
+	errno = saved;
+	/* The signal is blocked while we run; it is delivered, with the default action, as soon as
+	 * the handler returns. */
+	raise(sig);
+}
+
+static void install_flush_handler(int sig)
+{
+	struct sigaction old, sa;
+	if (sigaction(sig, NULL, &old) < 0)
+		return;
+	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+		return; /* the program's own disposition: never replaced */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = flush_and_reraise;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(sig, &sa, NULL);
+}
+
+void agent_on_first_span(void)
+{
+	static _Atomic int done;
+	if (atomic_exchange(&done, 1))
+		return;
+	install_flush_handler(SIGTERM);
+	install_flush_handler(SIGINT);
+}
+
+__attribute__((constructor)) static void wt_constructor(void)
+{
+	agent_init();
+}
+
+__attribute__((destructor)) static void wt_destructor(void)
+{
+	if (atomic_load(&wt_agent_state) != 1)
+		return;
+	int g = wt_guard_enter();
+	int saved = errno;
+	exp_shutdown();
+	errno = saved;
+	wt_guard_leave(g);
+}

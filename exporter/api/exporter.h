@@ -1,0 +1,102 @@
+/*
+ * exporter.h - the exporter's public API: configure, enqueue, flush, shut down.
+ *
+ * This is all the agent may call (DESIGN.md: "exporter (enqueue API only)"). The exporter never
+ * calls back into the agent, hooks, context or injector.
+ *
+ * Threads: exp_enqueue() may be called from any thread, including from a signal handler that
+ * interrupted another enqueue: it takes no lock, allocates nothing and makes no syscall except,
+ * at most once per full batch, a futex wake of the exporter thread. exp_init() must run before
+ * the first enqueue (the lifecycle code calls it from the constructor); it allocates nothing
+ * heavy: the queue's memory, the exporter thread and libcurl all come with the first enqueue.
+ */
+#ifndef EXPORTER_H
+#define EXPORTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exp_span.h"
+
+enum exp_kind {
+	EXP_EXPORTER_OTLP = 0,
+	EXP_EXPORTER_CONSOLE = 1,  /* one human-readable line per span on stderr */
+	EXP_EXPORTER_OTLP_FILE = 2, /* "otlp/stdout": OTLP JSON lines to WIRETRACE_FILE or stdout */
+	EXP_EXPORTER_NONE = 3,
+};
+
+enum exp_protocol {
+	EXP_PROTO_HTTP_PROTOBUF = 0,
+	EXP_PROTO_HTTP_JSON = 1,
+	EXP_PROTO_GRPC = 2,
+};
+
+#define EXP_MAX_HEADERS 32
+
+struct exp_header {
+	char *name;  /* owned by the config; decoded */
+	char *value; /* never logged */
+};
+
+struct exp_resource_attr {
+	char *key;
+	char *value;
+};
+
+/* Everything the exporter needs, filled from the environment by agent/config.c. Strings are
+ * heap copies owned by the config (freed by exp_config_free). */
+struct exp_config {
+	int exporter;           /* enum exp_kind */
+	int protocol;           /* enum exp_protocol */
+	char *endpoint;         /* the full URL to POST to (already resolved: generic + /v1/traces,
+				 * or the signal endpoint as is); for gRPC the base URL */
+	struct exp_header headers[EXP_MAX_HEADERS];
+	int nheaders;
+	int timeout_ms;         /* OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, 0 = no limit */
+	bool gzip;              /* _COMPRESSION=gzip */
+	char *certificate;      /* CA file */
+	char *client_key;
+	char *client_certificate;
+	bool insecure;          /* gRPC without scheme: cleartext */
+	int bsp_schedule_delay_ms;
+	int bsp_export_timeout_ms;
+	int bsp_max_queue_size;
+	int bsp_max_export_batch_size;
+	struct exp_limits limits;
+	char *service_name;     /* resolved: OTEL_SERVICE_NAME > resource attr > unknown_service:x */
+	struct exp_resource_attr *resource; /* OTEL_RESOURCE_ATTRIBUTES minus service.name */
+	int nresource;
+	char *file_path;        /* WIRETRACE_FILE for otlp/stdout; NULL = stdout */
+	char *spool_dir;        /* WIRETRACE_SPOOL_DIR */
+};
+
+/* Remember the configuration (the pointer is kept: *c must stay valid and unchanged until
+ * exp_shutdown; the agent's is process-wide). Cheap: no thread, no allocation of the queue.
+ * Returns 0 or -errno. */
+int exp_init(const struct exp_config *c);
+
+/* Copy a finished span into the queue. Returns 0, or -ENOBUFS when the queue is full (the span
+ * is dropped and counted). */
+int exp_enqueue(const struct exp_span *s);
+
+/* Export everything queued now, waiting at most timeout_ms. Used at exit and on SIGTERM/SIGINT.
+ * Returns 0 if the queue was drained, -ETIMEDOUT otherwise. Must not be called from the
+ * exporter thread. */
+int exp_flush(int timeout_ms);
+
+/* Flush (bounded, see docs/ARCHITECTURE.md) and stop the thread. Idempotent. */
+void exp_shutdown(void);
+
+/* In the child after fork(): forget the parent's queue contents and thread; the next enqueue
+ * starts a fresh thread. Called from the atfork child handler (single-threaded context). */
+void exp_atfork_child(void);
+
+struct exp_stats {
+	uint64_t enqueued;       /* spans accepted into the queue */
+	uint64_t exported;       /* spans the backend accepted */
+	uint64_t dropped_full;   /* spans dropped because the queue was full */
+	uint64_t dropped_failed; /* spans dropped after the export failed for good */
+};
+void exp_stats_get(struct exp_stats *out);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * encode_pb.c - direct protobuf wire encoder for ExportTraceServiceRequest (see encode_pb.h).
+ *
+ * Wire format (protobuf encoding guide): every field is a tag varint (field number << 3 | wire
+ * type) followed by a varint (wire type 0), 8 little-endian bytes (1, fixed64/double), 4 bytes
+ * (5, fixed32) or a length varint and that many bytes (2: strings, bytes, sub-messages). A
+ * sub-message's length must be written before its contents, so the encoder makes two passes:
+ * the *_size() functions compute every message's exact length, then the w*() functions write
+ * front to back into a buffer reserved once for the whole request. The writers call the same
+ * size functions for the nested lengths they need, so the two passes cannot disagree; the total
+ * is still checked at the end.
+ *
+ * Layout written (field numbers from opentelemetry-proto v1.x, see proto/):
+ *   ExportTraceServiceRequest{1: ResourceSpans{1: Resource{1: KeyValue...},
+ *     2: ScopeSpans{1: InstrumentationScope{1: "wiretrace", 2: version}, 2: Span...}}}
+ * All spans of a batch share the one ResourceSpans and the one ScopeSpans.
+ *
+ * Proto3 rules kept: fields holding their default value (0, empty string, empty bytes) are
+ * omitted; parent_span_id is omitted for a root span (all-zero parent); Status is omitted when
+ * it is Unset without a message. Members of a oneof (AnyValue.value) are always written, even
+ * when they hold 0 or "", because their presence is the value's type. Ids are always written.
+ * Strings are proto3 `string`, i.e. UTF-8: invalid bytes are replaced (see encbuf.c).
+ *
+ * The span is read defensively: counts are clamped to the record's capacity, a string whose
+ * offset and length leave the used part of buf is treated as empty, an unknown attribute type
+ * is written as an empty AnyValue. The fuzz target feeds random records.
+ *
+ * Thread safety: reentrant; the output buffer belongs to the caller.
+ */
+#include "encode_pb.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+struct sp {
+	const struct exp_span *s;
+	size_t used;
+	unsigned nattrs, nevents;
+	bool ascii; /* the whole used buffer is ASCII: every string is valid UTF-8 as is */
+};
+
+static void sp_init(struct sp *c, const struct exp_span *s)
+{
+	c->s = s;
+	c->used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+	c->nattrs = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
+	c->nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
+	c->ascii = exp_ascii_only(s->buf, c->used);
+}
+
+/* Bounds-checked string of the span. */
+static size_t sv(const struct sp *c, struct exp_str str, const char **p)
+{
+	if ((size_t)str.off + str.len > c->used) {
+		*p = "";
+		return 0;
+	}
+	*p = c->s->buf + str.off;
+	return str.len;
+}
+
+static inline size_t vsize(uint64_t v)
+{
+	return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+}
+
+/* Length-delimited field with a one-byte tag. */
+static inline size_t ldsize(size_t n)
+{
+	return 1 + vsize(n) + n;
+}
+
+/* Bytes the string takes on the wire: equal to n exactly when it is valid UTF-8. */
+static inline size_t wlen(bool ascii, const char *p, size_t n)
+{
+	if (ascii || exp_ascii_only(p, n))
+		return n;
+	return exp_utf8_repaired_len(p, n);
+}
+
+static inline uint8_t *wvarint(uint8_t *w, uint64_t v)
+{
+	while (v >= 0x80) {
+		*w++ = (uint8_t)v | 0x80;
+		v >>= 7;
+	}
+	*w++ = (uint8_t)v;
+	return w;
+}
+
+static inline uint8_t *wfixed64(uint8_t *w, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		w[i] = (uint8_t)(v >> (8 * i));
+	return w + 8;
+}
+
+static inline uint8_t *wtaglen(uint8_t *w, uint8_t tag, size_t len)
+{
+	*w++ = tag;
+	return wvarint(w, len);
+}
+
+static uint8_t *wstr(uint8_t *w, uint8_t tag, bool ascii, const char *p, size_t n)
+{
+	size_t wl = wlen(ascii, p, n);
+
+	w = wtaglen(w, tag, wl);
+	if (wl == n) {
+		memcpy(w, p, n);
+		return w + n;
+	}
+	return w + exp_utf8_repair(w, p, n);
+}
+
+/* Elements of a string array: NUL-separated inside [p, end), at most `count`. */
+static size_t arr_next(const char **pp, const char *end, const char **el)
+{
+	const char *p = *pp, *z = memchr(p, 0, (size_t)(end - p));
+
+	*el = p;
+	*pp = z ? z + 1 : end;
+	return (size_t)((z ? z : end) - p);
+}
+
+static size_t array_size(const struct sp *c, const struct exp_attr *a)
+{
+	const char *p, *end, *el;
+	size_t n = sv(c, a->v.s, &p), sz = 0, k;
+
+	for (end = p + n, k = 0; k < a->count && p < end; k++)
+		sz += ldsize(ldsize(wlen(c->ascii, el, arr_next(&p, end, &el))));
+	return sz;
+}
+
+static size_t any_size(const struct sp *c, const struct exp_attr *a)
+{
+	const char *p;
+	size_t n;
+
+	switch (a->type) {
+	case EXP_ATTR_STRING:
+		n = sv(c, a->v.s, &p);
+		return ldsize(wlen(c->ascii, p, n));
+	case EXP_ATTR_BOOL:
+		return 2;
+	case EXP_ATTR_INT:
+		return 1 + vsize((uint64_t)a->v.i);
+	case EXP_ATTR_DOUBLE:
+		return 9;
+	case EXP_ATTR_STRING_ARRAY:
+		return ldsize(array_size(c, a));
+	}
+	return 0;
+}
+
+static size_t kv_size(const struct sp *c, const struct exp_attr *a)
+{
+	const char *p;
+	size_t n = sv(c, a->key, &p);
+
+	return (n ? ldsize(wlen(c->ascii, p, n)) : 0) + ldsize(any_size(c, a));
+}
+
+static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
+{
+	const char *p, *end, *el;
+	uint64_t bits;
+	uint8_t b;
+	size_t n, k;
+
+	switch (a->type) {
+	case EXP_ATTR_STRING:
+		n = sv(c, a->v.s, &p);
+		return wstr(w, 0x0a, c->ascii, p, n); /* string_value = 1 */
+	case EXP_ATTR_BOOL:
+		memcpy(&b, &a->v.b, 1); /* never load a bool that may not hold 0 or 1 */
+		*w++ = 0x10;            /* bool_value = 2 */
+		*w++ = b != 0;
+		return w;
+	case EXP_ATTR_INT:
+		*w++ = 0x18; /* int_value = 3: int64, negative values take 10 bytes */
+		return wvarint(w, (uint64_t)a->v.i);
+	case EXP_ATTR_DOUBLE:
+		memcpy(&bits, &a->v.d, 8);
+		*w++ = 0x21; /* double_value = 4 */
+		return wfixed64(w, bits);
+	case EXP_ATTR_STRING_ARRAY:
+		w = wtaglen(w, 0x2a, array_size(c, a)); /* array_value = 5 */
+		n = sv(c, a->v.s, &p);
+		for (end = p + n, k = 0; k < a->count && p < end; k++) {
+			size_t l = arr_next(&p, end, &el);
+
+			w = wtaglen(w, 0x0a, ldsize(wlen(c->ascii, el, l))); /* values = 1 */
+			w = wstr(w, 0x0a, c->ascii, el, l);
+		}
+		return w;
+	}
+	return w;
+}
+
+static uint8_t *wkv(uint8_t *w, const struct sp *c, const struct exp_attr *a)
+{
+	const char *p;
+	size_t n = sv(c, a->key, &p);
+
+	if (n)
+		w = wstr(w, 0x0a, c->ascii, p, n); /* key = 1 */
+	w = wtaglen(w, 0x12, any_size(c, a)); /* value = 2 */
+	return wany(w, c, a);
+}
+
+/* Attributes of owner (0 = the span, k = event k-1), each as a KeyValue field with `tag`. */
+static size_t attrs_size(const struct sp *c, unsigned owner)
+{
+	size_t sz = 0;
+	unsigned i;
+
+	for (i = 0; i < c->nattrs; i++)
+		if (c->s->attrs[i].event == owner)
+			sz += ldsize(kv_size(c, &c->s->attrs[i]));
+	return sz;
+}
+
+static uint8_t *wattrs(uint8_t *w, const struct sp *c, unsigned owner, uint8_t tag)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nattrs; i++) {
+		const struct exp_attr *a = &c->s->attrs[i];
+
+		if (a->event == owner) {
+			w = wtaglen(w, tag, kv_size(c, a));
+			w = wkv(w, c, a);
+		}
+	}
+	return w;
+}
+
+static size_t event_size(const struct sp *c, unsigned k)
+{
+	const struct exp_event *e = &c->s->events[k];
+	const char *p;
+	size_t n = sv(c, e->name, &p);
+
+	return (e->time_ns ? 9 : 0) + (n ? ldsize(wlen(c->ascii, p, n)) : 0) +
+	       attrs_size(c, k + 1) + (e->dropped_attrs ? 1 + vsize(e->dropped_attrs) : 0);
+}
+
+static uint8_t *wevent(uint8_t *w, const struct sp *c, unsigned k)
+{
+	const struct exp_event *e = &c->s->events[k];
+	const char *p;
+	size_t n = sv(c, e->name, &p);
+
+	if (e->time_ns) {
+		*w++ = 0x09; /* time_unix_nano = 1, fixed64 */
+		w = wfixed64(w, e->time_ns);
+	}
+	if (n)
+		w = wstr(w, 0x12, c->ascii, p, n); /* name = 2 */
+	w = wattrs(w, c, k + 1, 0x1a);               /* attributes = 3 */
+	if (e->dropped_attrs) {
+		*w++ = 0x20; /* dropped_attributes_count = 4 */
+		w = wvarint(w, e->dropped_attrs);
+	}
+	return w;
+}
+
+static size_t status_size(const struct sp *c)
+{
+	const char *p;
+	size_t n = sv(c, c->s->status_message, &p);
+
+	return (n ? ldsize(wlen(c->ascii, p, n)) : 0) +
+	       (c->s->status_code ? 1 + vsize(c->s->status_code) : 0);
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static size_t span_size(const struct sp *c)
+{
+	const struct exp_span *s = c->s;
+	const char *p;
+	size_t sz = 18 + 10, n, st; /* trace_id, span_id */
+	unsigned k;
+
+	if ((n = sv(c, s->tracestate, &p)))
+		sz += ldsize(wlen(c->ascii, p, n));
+	if (!is_zero(s->parent_span_id, 8))
+		sz += 10;
+	if ((n = sv(c, s->name, &p)))
+		sz += ldsize(wlen(c->ascii, p, n));
+	sz += s->kind ? 1 + vsize(s->kind) : 0;
+	sz += (s->start_ns ? 9 : 0) + (s->end_ns ? 9 : 0);
+	sz += attrs_size(c, 0);
+	sz += s->dropped_attrs ? 1 + vsize(s->dropped_attrs) : 0;
+	for (k = 0; k < c->nevents; k++)
+		sz += ldsize(event_size(c, k));
+	sz += s->dropped_events ? 1 + vsize(s->dropped_events) : 0;
+	if ((st = status_size(c)))
+		sz += ldsize(st);
+	sz += s->flags ? 2 + 4 : 0; /* field 16 needs a two-byte tag */
+	return sz;
+}
+
+static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
+{
+	const struct exp_span *s = c->s;
+	const char *p;
+	size_t n;
+
+	*w++ = 0x0a; /* trace_id = 1 */
+	*w++ = 16;
+	memcpy(w, s->trace_id, 16);
+	w += 16;
+	*w++ = 0x12; /* span_id = 2 */
+	*w++ = 8;
+	memcpy(w, s->span_id, 8);
+	w += 8;
+	if ((n = sv(c, s->tracestate, &p)))
+		w = wstr(w, 0x1a, c->ascii, p, n); /* trace_state = 3 */
+	if (!is_zero(s->parent_span_id, 8)) {
+		*w++ = 0x22; /* parent_span_id = 4 */
+		*w++ = 8;
+		memcpy(w, s->parent_span_id, 8);
+		w += 8;
+	}
+	if ((n = sv(c, s->name, &p)))
+		w = wstr(w, 0x2a, c->ascii, p, n); /* name = 5 */
+	if (s->kind) {
+		*w++ = 0x30; /* kind = 6 */
+		w = wvarint(w, s->kind);
+	}
+	if (s->start_ns) {
+		*w++ = 0x39; /* start_time_unix_nano = 7, fixed64 */
+		w = wfixed64(w, s->start_ns);
+	}
+	if (s->end_ns) {
+		*w++ = 0x41; /* end_time_unix_nano = 8, fixed64 */
+		w = wfixed64(w, s->end_ns);
+	}
+	return w;
+}
+
+static uint8_t *wspan(uint8_t *w, const struct sp *c)
+{
+	const struct exp_span *s = c->s;
+	const char *p;
+	size_t n, st;
+	unsigned k;
+
+	w = wspan_head(w, c);
+	w = wattrs(w, c, 0, 0x4a); /* attributes = 9 */
+	if (s->dropped_attrs) {
+		*w++ = 0x50; /* dropped_attributes_count = 10 */
+		w = wvarint(w, s->dropped_attrs);
+	}
+	for (k = 0; k < c->nevents; k++) {
+		w = wtaglen(w, 0x5a, event_size(c, k)); /* events = 11 */
+		w = wevent(w, c, k);
+	}
+	if (s->dropped_events) {
+		*w++ = 0x60; /* dropped_events_count = 12 */
+		w = wvarint(w, s->dropped_events);
+	}
+	if ((st = status_size(c))) {
+		w = wtaglen(w, 0x7a, st); /* status = 15 */
+		if ((n = sv(c, s->status_message, &p)))
+			w = wstr(w, 0x12, c->ascii, p, n); /* message = 2 */
+		if (s->status_code) {
+			*w++ = 0x18; /* code = 3 */
+			w = wvarint(w, s->status_code);
+		}
+	}
+	if (s->flags) {
+		*w++ = 0x85; /* flags = 16, fixed32: tag 133 as a varint */
+		*w++ = 0x01;
+		for (k = 0; k < 4; k++)
+			*w++ = (uint8_t)(s->flags >> (8 * k));
+	}
+	return w;
+}
+
+size_t exp_pb_span_size(const struct exp_span *s)
+{
+	struct sp c;
+
+	sp_init(&c, s);
+	return span_size(&c);
+}
+
+static size_t res_kv_size(const struct exp_res_kv *kv)
+{
+	size_t any = kv->str ? ldsize(wlen(false, kv->str, kv->len)) : 1 + vsize((uint64_t)kv->i);
+	size_t kl = strlen(kv->key);
+
+	return (kl ? ldsize(wlen(false, kv->key, kl)) : 0) + ldsize(any);
+}
+
+static size_t resource_size(const struct exp_resource *r)
+{
+	size_t sz = 0;
+	int i;
+
+	for (i = 0; r && i < r->n; i++)
+		sz += ldsize(res_kv_size(&r->kv[i]));
+	return sz;
+}
+
+static uint8_t *wresource(uint8_t *w, const struct exp_resource *r)
+{
+	int i;
+
+	for (i = 0; r && i < r->n; i++) {
+		const struct exp_res_kv *kv = &r->kv[i];
+		size_t kl = strlen(kv->key);
+
+		w = wtaglen(w, 0x0a, res_kv_size(kv)); /* Resource.attributes = 1 */
+		if (kl)
+			w = wstr(w, 0x0a, false, kv->key, kl);
+		if (kv->str) {
+			w = wtaglen(w, 0x12, ldsize(wlen(false, kv->str, kv->len)));
+			w = wstr(w, 0x0a, false, kv->str, kv->len);
+		} else {
+			w = wtaglen(w, 0x12, 1 + vsize((uint64_t)kv->i));
+			*w++ = 0x18;
+			w = wvarint(w, (uint64_t)kv->i);
+		}
+	}
+	return w;
+}
+
+int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
+		  size_t n)
+{
+	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
+	size_t scope = ldsize(nlen) + ldsize(vlen), ss, rsz, rs, total, i;
+	uint8_t *w;
+	struct sp c;
+
+	ss = ldsize(scope);
+	for (i = 0; i < n; i++) {
+		sp_init(&c, &spans[i]);
+		ss += ldsize(span_size(&c));
+	}
+	rsz = resource_size(res);
+	rs = ldsize(rsz) + ldsize(ss);
+	total = ldsize(rs);
+	b->len = 0;
+	if (exp_buf_reserve(b, total))
+		return -ENOMEM;
+	w = wtaglen(b->p, 0x0a, rs);          /* resource_spans = 1 */
+	w = wtaglen(w, 0x0a, rsz);            /* ResourceSpans.resource = 1 */
+	w = wresource(w, res);
+	w = wtaglen(w, 0x12, ss);             /* ResourceSpans.scope_spans = 2 */
+	w = wtaglen(w, 0x0a, scope);          /* ScopeSpans.scope = 1 */
+	w = wstr(w, 0x0a, true, EXP_SCOPE_NAME, nlen);
+	w = wstr(w, 0x12, true, WIRETRACE_VERSION, vlen);
+	for (i = 0; i < n; i++) {
+		sp_init(&c, &spans[i]);
+		w = wtaglen(w, 0x12, span_size(&c)); /* ScopeSpans.spans = 2 */
+		w = wspan(w, &c);
+	}
+	b->len = (size_t)(w - b->p);
+	return b->len == total ? 0 : -EPROTO;
+}

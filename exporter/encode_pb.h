@@ -1,0 +1,32 @@
+/*
+ * encode_pb.h - OTLP protobuf encoding of a batch, written directly on the wire format
+ * (internal to exporter/).
+ *
+ * The output is an opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, the body
+ * of an OTLP/HTTP protobuf POST and the message of an OTLP/gRPC Export call. The code that
+ * protoc-c generates from proto/ decodes it (that is how the tests check it); it is not used
+ * here because filling its structs and packing them costs about four times as much.
+ */
+#ifndef EXP_ENCODE_PB_H
+#define EXP_ENCODE_PB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encbuf.h"
+#include "exp_span.h"
+#include "resource.h"
+
+#define EXP_SCOPE_NAME "wiretrace"
+
+/* Replace b's contents with the request holding spans[0..n) under one ResourceSpans (resource
+ * *res, may be NULL for an empty Resource) and one ScopeSpans (scope "wiretrace",
+ * WIRETRACE_VERSION). Returns 0 or -ENOMEM. Spans are read defensively: an offset or count out
+ * of range makes that string empty or that list shorter, never a read outside the span. */
+int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
+		  size_t n);
+
+/* Size in bytes of the Span message for *s (without its field tag and length). */
+size_t exp_pb_span_size(const struct exp_span *s);
+
+#endif
