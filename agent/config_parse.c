@@ -409,11 +409,25 @@ static bool scheme_is(const char *s, size_t len, const char *want)
 	return len == strlen(want) && strncasecmp(s, want, len) == 0;
 }
 
+/* The authority of a URL that has a scheme: skip any userinfo, then check host and port. */
+static const char *check_authority(const char *url)
+{
+	struct url_parts p;
+	const char *auth, *end;
+
+	url_split(url, &p);
+	auth = url + p.auth;
+	end = url + p.auth_end;
+	for (const char *c = auth; c < end; c++)
+		if (*c == '@')
+			auth = c + 1;
+	return check_hostport(auth, (size_t)(end - auth));
+}
+
 char *cfg_url_normalize(const char *url, bool grpc, bool insecure, const char **why)
 {
-	const char *sep, *rest, *prefix, *auth, *at;
-	struct url_parts p;
-	size_t len = strlen(url), slen;
+	const char *sep, *rest, *prefix;
+	size_t len = strlen(url), slen, plen;
 	char *out;
 
 	*why = NULL;
@@ -445,22 +459,14 @@ char *cfg_url_normalize(const char *url, bool grpc, bool insecure, const char **
 		return NULL;
 	}
 	len -= (size_t)(rest - url);
-	out = malloc(strlen(prefix) + len + 1);
+	plen = strlen(prefix);
+	out = malloc(plen + len + 1);
 	if (!out)
 		return NULL;
-	memcpy(out, prefix, strlen(prefix));
-	memcpy(out + strlen(prefix), rest, len);
-	out[strlen(prefix) + len] = '\0';
-
-	url_split(out, &p);
-	auth = out + p.auth;
-	at = NULL;
-	for (const char *c = auth; c < out + p.auth_end; c++)
-		if (*c == '@')
-			at = c;
-	if (at)
-		auth = at + 1;
-	*why = check_hostport(auth, (size_t)(out + p.auth_end - auth));
+	memcpy(out, prefix, plen);
+	memcpy(out + plen, rest, len);
+	out[plen + len] = '\0';
+	*why = check_authority(out);
 	if (*why) {
 		free(out);
 		return NULL;
@@ -523,9 +529,16 @@ const char *cfg_url_redact(char *dst, const char *url)
 	for (size_t i = p.auth; i < p.auth_end; i++)
 		if (url[i] == '@')
 			at = url + i;
-	if (!at)
-		return cfg_quote(dst, url, strlen(url));
-	snprintf(tmp, sizeof(tmp), "%.*s***%s", (int)p.auth, url, at);
+	/* Userinfo and query strings may carry credentials: neither is ever logged. */
+	if (at)
+		snprintf(tmp, sizeof(tmp), "%.*s***%.*s", (int)p.auth, url,
+			 (int)(url + p.path_end - at), at);
+	else
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)p.path_end, url);
 	n = strlen(tmp);
+	if (url[p.path_end] && n + 4 < sizeof(tmp)) {
+		memcpy(tmp + n, "?***", 5);
+		n += 4;
+	}
 	return cfg_quote(dst, tmp, n);
 }

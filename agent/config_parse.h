@@ -99,7 +99,8 @@ char *cfg_url_normalize(const char *url, bool grpc, bool insecure, const char **
 char *cfg_url_append_signal(const char *url, const char *signal_path);
 char *cfg_url_root_path(const char *url);
 
-/* A URL rendered for a warning with any userinfo ("user:password@") replaced by "***@". */
+/* A URL rendered for a warning: userinfo ("user:password@") becomes "***@" and a query string or
+ * fragment becomes "?***", since either may carry credentials. Sanitised as by cfg_quote(). */
 const char *cfg_url_redact(char *dst, const char *url);
 
 /* config_otlp.c: the exporter's part of the configuration (struct exp_config: exporter kind,

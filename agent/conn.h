@@ -43,6 +43,7 @@ struct wt_span_rec {
 	uint8_t record;         /* export when it ends (sampled, SDK enabled, not excluded) */
 	uint8_t resp_flags;     /* HTTP_RESP_* for the response parser */
 	uint8_t resp_started;   /* a (final) response head was seen */
+	char hdr[INJ_HEADERS_MAX]; /* client: the header lines inserted into its request */
 };
 
 #define WT_FIFO_MAX 8
@@ -85,7 +86,7 @@ void conn_head_buf_put(char *b);
 struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *ev,
 				       uint64_t start_ns);
 struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
-				       uint64_t start_ns, char *hdr, size_t *hdr_len);
+				       uint64_t start_ns, size_t *hdr_len);
 void spans_end(struct wt_span_rec *r, uint64_t end_ns);
 void spans_release(struct wt_span_rec *r);
 void spans_set_current(struct wt_span_rec *r);

@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "wt_clock.h"
 
-#define WT_MAX_PLANNED 4 /* request heads per write call that get a span and an insertion */
+#define WT_MAX_PLANNED INJ_MAX_INSERTS /* request heads per write call (pipelining) */
 
 static struct conn *slot_conn(struct ctx_fd_slot *s)
 {
@@ -144,7 +144,6 @@ struct plan {
 	size_t at[WT_MAX_PLANNED]; /* offset of each head's end in this call */
 	int ins_of[WT_MAX_PLANNED]; /* its insertion's index, -1 if none */
 	struct inj_insert ins[WT_MAX_PLANNED];
-	char hdr[WT_MAX_PLANNED][INJ_HEADERS_MAX];
 	int n; /* heads seen */
 	int nins;
 	bool give_up;
@@ -163,15 +162,14 @@ static void client_out_event(struct conn *c, const struct http_event *ev, size_t
 		if (planning && pl->n < WT_MAX_PLANNED) {
 			size_t hl = 0;
 			uint64_t start = c->out_start_ns ? c->out_start_ns : wt_clock_wall_ns();
-			struct wt_span_rec *r =
-				spans_client_begin(c, ev, start, pl->hdr[pl->nins], &hl);
+			struct wt_span_rec *r = spans_client_begin(c, ev, start, &hl);
 			pl->rec[pl->n] = r;
 			pl->at[pl->n] = base + ev->off;
 			pl->ins_of[pl->n] = -1;
 			if (r && hl) {
 				pl->ins_of[pl->n] = pl->nins;
 				pl->ins[pl->nins].at = base + ev->off;
-				pl->ins[pl->nins].bytes = pl->hdr[pl->nins];
+				pl->ins[pl->nins].bytes = r->hdr;
 				pl->ins[pl->nins].len = hl;
 				pl->nins++;
 			}

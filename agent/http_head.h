@@ -77,8 +77,10 @@ struct http_head {
  * Header names are matched case-insensitively; values are trimmed of OWS (SP, HTAB). A line
  * beginning with whitespace (obs-fold) is skipped: the incremental parser has already turned
  * each obs-fold of the heads it captures into spaces (RFC 9112 5.2), so the continuation is
- * part of the previous value. Returns 0, or -EINVAL for a malformed start line or header line
- * (then *out is partially filled and must not be used).
+ * part of the previous value. Returns 0, or -EINVAL for a malformed start line, a header line
+ * without a token name and colon, or a control character in a value it returns (values of other
+ * fields are not re-checked: the parser has checked every byte of the heads it captures); on
+ * -EINVAL *out is partially filled and must not be used.
  */
 int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out);
 

@@ -8,9 +8,11 @@
  * bodies, chunk data) advance with tight table-driven loops or O(1) skips, so the cost is about
  * one table lookup per head byte and nothing per body byte.
  *
- * Heads are validated as they stream by (RFC 9112 3 request-line, 4 status-line, 5 field
- * lines with RFC 9110 5.6.2 tokens) and copied into the caller's buffer in runs, not byte by
- * byte. The framing headers are interpreted on the fly with the rules shared with
+ * This file drives the messages: between messages, heads (whose syntax steps live in
+ * http_head.c, http_head_run()), the blank line, bodies and chunked coding. Heads are
+ * validated as they stream by (RFC 9112 3 request-line, 4 status-line, 5 field lines with
+ * RFC 9110 5.6.2 tokens) and copied into the caller's buffer in runs, not byte by byte,
+ * bounded by the buffer's room so TOO_LARGE falls on an exact byte. The framing headers are interpreted on the fly with the rules shared with
  * http_head.c (http_cl_*, http_te_*), so framing needs no buffer: a head over the cap, or one
  * the caller chose not to capture, is still delimited exactly.
  *
@@ -31,6 +33,9 @@
 
 #include <errno.h>
 #include <string.h>
+
+/* Largest chunk size accepted: 2^60 - 1 (15 hex digits); beyond is an overflow attempt. */
+#define CHUNK_SHIFT_LIMIT ((uint64_t)1 << 56)
 
 static inline int is_tchar(unsigned char c)
 {
@@ -57,14 +62,14 @@ static void msg_reset(struct http_parser *p)
 	p->word = 0;
 	p->status = 0;
 	p->cnt = 0;
-	p->hdr = HDR_NONE;
-	p->last_hdr = HDR_NONE;
+	p->hdr = HTTP_HDR_NONE;
+	p->last_hdr = HTTP_HDR_NONE;
 	p->minor = 0;
 	p->body = HTTP_BODY_NONE;
 	p->mflags = 0;
 	p->asked = 0;
 	p->blank = 0;
-	p->state = S_IDLE;
+	p->state = HTTP_S_IDLE;
 }
 
 void http_parser_init(struct http_parser *p, int dir)
@@ -77,7 +82,7 @@ void http_parser_init(struct http_parser *p, int dir)
 /* Give up for good. Returns the position for the callers' convenience. */
 static size_t die(struct http_parser *p, struct http_event *ev, int reason, size_t off)
 {
-	p->state = S_DEAD;
+	p->state = HTTP_S_DEAD;
 	p->reason = (uint8_t)reason;
 	p->buf = NULL;
 	p->cap = 0;
@@ -97,7 +102,7 @@ static void message_end(struct http_parser *p, struct http_event *ev, size_t off
 	if (p->mflags & HTTP_EVF_UPGRADE) {
 		/* 101 or a CONNECT tunnel: what follows is another protocol. Reported as NOT_HTTP
 		 * on the next feed, so that the event stays about this message. */
-		p->state = S_DEAD;
+		p->state = HTTP_S_DEAD;
 		p->reason = HTTP_R_UPGRADED;
 		return;
 	}
@@ -173,8 +178,19 @@ static size_t head_end(struct http_parser *p, struct http_event *ev, size_t off)
 	ev->content_length = p->body == HTTP_BODY_LENGTH ? p->left : 0;
 	p->buf = NULL; /* the caller's again */
 	p->cap = 0;
-	p->state = S_BLANK;
+	p->state = HTTP_S_BLANK;
 	return off;
+}
+
+/* obs-fold: the previous line's CRLF (or LF) becomes spaces in the captured copy, so the
+ * continuation reads as part of the value, same length, same offsets (RFC 9112 5.2). */
+static void fold(struct http_parser *p)
+{
+	if (!p->buf || p->head_len == 0)
+		return;
+	p->buf[p->head_len - 1] = ' ';
+	if (p->head_len >= 2 && p->buf[p->head_len - 2] == '\r')
+		p->buf[p->head_len - 2] = ' ';
 }
 
 /* Head states over d[pos..len): stops at an event or at the end. Returns the new position. */
@@ -188,14 +204,21 @@ static size_t run_head(struct http_parser *p, const unsigned char *d, size_t pos
 	if (p->buf && p->cap - p->head_len < len - pos)
 		end = pos + (p->cap - p->head_len);
 	while (pos < end) {
-		rc = head_step(p, d, &start, &pos, end);
-		if (rc != 0)
+		rc = http_head_run(p, d, &pos, end);
+		if (rc == HTTP_STEP_FOLD) {
+			/* Flush up to the fold, then overwrite the line break before it. */
+			capture(p, d + start, pos - start);
+			start = pos;
+			fold(p);
+			rc = 0;
+		} else if (rc != 0) {
 			break;
+		}
 	}
 	capture(p, d + start, pos - start);
 	if (rc < 0)
 		return die(p, ev, -rc, pos);
-	if (p->state == S_LINE && pos < len && (d[pos] == '\r' || d[pos] == '\n'))
+	if (p->state == HTTP_S_LINE && pos < len && (d[pos] == '\r' || d[pos] == '\n'))
 		return head_end(p, ev, pos);
 	if (pos < len) {
 		/* The buffer is full and the head goes on: framing continues uncaptured. */
@@ -238,17 +261,17 @@ static size_t idle(struct http_parser *p, const unsigned char *d, size_t pos, si
 	if (p->nmsg < 255)
 		p->nmsg++;
 	p->cnt = 0;
-	p->state = p->dir == HTTP_DIR_REQUEST ? S_METHOD : S_RS_VERSION;
+	p->state = p->dir == HTTP_DIR_REQUEST ? HTTP_S_METHOD : HTTP_S_RS_VERSION;
 	return pos;
 }
 
 static size_t body_start(struct http_parser *p, struct http_event *ev, size_t pos)
 {
 	static const uint8_t next[] = {
-		[HTTP_BODY_NONE] = S_IDLE,
-		[HTTP_BODY_LENGTH] = S_BODY_LEN,
-		[HTTP_BODY_CHUNKED] = S_CH_SIZE0,
-		[HTTP_BODY_EOF] = S_BODY_EOF,
+		[HTTP_BODY_NONE] = HTTP_S_IDLE,
+		[HTTP_BODY_LENGTH] = HTTP_S_BODY_LEN,
+		[HTTP_BODY_CHUNKED] = HTTP_S_CH_SIZE0,
+		[HTTP_BODY_EOF] = HTTP_S_BODY_EOF,
 	};
 
 	if (p->body == HTTP_BODY_NONE)
@@ -269,7 +292,7 @@ static int hexval(unsigned char c)
 /* End of a chunk-size line: data, or the trailer section after the last chunk. */
 static void chunk_line_end(struct http_parser *p)
 {
-	p->state = p->left ? S_CH_DATA : S_TR_LINE;
+	p->state = p->left ? HTTP_S_CH_DATA : HTTP_S_TR_LINE;
 }
 
 /* The chunk-size line (RFC 9112 7.1): size, optional BWS and extensions, CRLF. */
@@ -281,34 +304,33 @@ static size_t chunk_size(struct http_parser *p, const unsigned char *d, size_t p
 
 	for (; pos < len; pos++) {
 		c = d[pos];
-		if (p->state == S_CH_SIZE0 || p->state == S_CH_SIZE) {
+		if (p->state == HTTP_S_CH_SIZE0 || p->state == HTTP_S_CH_SIZE) {
 			h = hexval(c);
 			if (h >= 0) {
 				if (p->left >= CHUNK_SHIFT_LIMIT)
 					return die(p, ev, HTTP_R_CHUNK, pos);
 				p->left = p->left << 4 | (uint64_t)h;
-				p->state = S_CH_SIZE;
+				p->state = HTTP_S_CH_SIZE;
 				continue;
 			}
-			if (p->state == S_CH_SIZE0)
+			if (p->state == HTTP_S_CH_SIZE0)
 				return die(p, ev, HTTP_R_CHUNK, pos);
-		} else if (p->state == S_CH_EXT) {
-			while (pos < len && (http_ctab[d[pos]] & HTTP_C_VALUE))
-				pos++;
+		} else if (p->state == HTTP_S_CH_EXT) {
+			pos = http_scan(d, pos, len, HTTP_C_VALUE);
 			if (pos == len)
 				break;
 			c = d[pos];
-		} else if (p->state == S_CH_LF) {
+		} else if (p->state == HTTP_S_CH_LF) {
 			if (c != '\n')
 				return die(p, ev, HTTP_R_CHUNK, pos);
 			chunk_line_end(p);
 			return pos + 1;
 		}
-		/* Here c is not a size digit, and in S_CH_EXT not an extension character. */
+		/* Here c is not a size digit, and in HTTP_S_CH_EXT not an extension character. */
 		if (c == ';' || c == ' ' || c == '\t') {
-			p->state = c == ';' ? S_CH_EXT : S_CH_WS;
+			p->state = c == ';' ? HTTP_S_CH_EXT : HTTP_S_CH_WS;
 		} else if (c == '\r') {
-			p->state = S_CH_LF;
+			p->state = HTTP_S_CH_LF;
 		} else if (c == '\n') {
 			chunk_line_end(p);
 			return pos + 1;
@@ -326,35 +348,34 @@ static size_t trailers(struct http_parser *p, const unsigned char *d, size_t pos
 	unsigned char c = d[pos];
 
 	switch (p->state) {
-	case S_TR_LINE:
+	case HTTP_S_TR_LINE:
 		if (c == '\r') {
-			p->state = S_END_LF;
+			p->state = HTTP_S_END_LF;
 		} else if (c == '\n') {
 			message_end(p, ev, pos + 1);
 		} else if (is_tchar(c) || c == ' ' || c == '\t') {
-			p->state = S_TR;
+			p->state = HTTP_S_TR;
 		} else {
 			return die(p, ev, HTTP_R_CHUNK, pos);
 		}
 		return pos + 1;
-	case S_TR:
-		while (pos < len && (http_ctab[d[pos]] & HTTP_C_VALUE))
-			pos++;
+	case HTTP_S_TR:
+		pos = http_scan(d, pos, len, HTTP_C_VALUE);
 		if (pos == len)
 			return pos;
 		c = d[pos];
 		if (c != '\r' && c != '\n')
 			return die(p, ev, HTTP_R_CHUNK, pos);
-		p->state = c == '\r' ? S_TR_LF : S_TR_LINE;
+		p->state = c == '\r' ? HTTP_S_TR_LF : HTTP_S_TR_LINE;
 		return pos + 1;
-	case S_TR_LF:
-	case S_END_LF:
+	case HTTP_S_TR_LF:
+	case HTTP_S_END_LF:
 		if (c != '\n')
 			return die(p, ev, HTTP_R_CHUNK, pos);
-		if (p->state == S_END_LF)
+		if (p->state == HTTP_S_END_LF)
 			message_end(p, ev, pos + 1);
 		else
-			p->state = S_TR_LINE;
+			p->state = HTTP_S_TR_LINE;
 		return pos + 1;
 	}
 	return pos;
@@ -368,40 +389,40 @@ static size_t body_step(struct http_parser *p, const unsigned char *d, size_t po
 	uint64_t n;
 
 	switch (p->state) {
-	case S_BLANK:
-	case S_BLANK_LF:
+	case HTTP_S_BLANK:
+	case HTTP_S_BLANK_LF:
 		if (c == '\n')
 			return body_start(p, ev, pos + 1);
-		if (c != '\r' || p->state == S_BLANK_LF)
+		if (c != '\r' || p->state == HTTP_S_BLANK_LF)
 			return die(p, ev, HTTP_R_HEADER, pos);
-		p->state = S_BLANK_LF;
+		p->state = HTTP_S_BLANK_LF;
 		return pos + 1;
-	case S_BODY_LEN:
-	case S_CH_DATA:
+	case HTTP_S_BODY_LEN:
+	case HTTP_S_CH_DATA:
 		n = len - pos < p->left ? len - pos : p->left;
 		p->left -= n;
 		pos += (size_t)n;
 		if (p->left == 0) {
-			if (p->state == S_BODY_LEN)
+			if (p->state == HTTP_S_BODY_LEN)
 				message_end(p, ev, pos);
 			else
-				p->state = S_CH_DATA_CR;
+				p->state = HTTP_S_CH_DATA_CR;
 		}
 		return pos;
-	case S_BODY_EOF:
+	case HTTP_S_BODY_EOF:
 		return len;
-	case S_CH_SIZE0:
-	case S_CH_SIZE:
-	case S_CH_WS:
-	case S_CH_EXT:
-	case S_CH_LF:
+	case HTTP_S_CH_SIZE0:
+	case HTTP_S_CH_SIZE:
+	case HTTP_S_CH_WS:
+	case HTTP_S_CH_EXT:
+	case HTTP_S_CH_LF:
 		return chunk_size(p, d, pos, len, ev);
-	case S_CH_DATA_CR:
-	case S_CH_DATA_LF:
+	case HTTP_S_CH_DATA_CR:
+	case HTTP_S_CH_DATA_LF:
 		if (c == '\n')
-			p->state = S_CH_SIZE0;
-		else if (c == '\r' && p->state == S_CH_DATA_CR)
-			p->state = S_CH_DATA_LF;
+			p->state = HTTP_S_CH_SIZE0;
+		else if (c == '\r' && p->state == HTTP_S_CH_DATA_CR)
+			p->state = HTTP_S_CH_DATA_LF;
 		else
 			return die(p, ev, HTTP_R_CHUNK, pos);
 		return pos + 1;
@@ -417,15 +438,15 @@ size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
 	size_t pos = 0;
 
 	ev_clear(ev);
-	if (p->state == S_DEAD) {
+	if (p->state == HTTP_S_DEAD) {
 		ev->type = HTTP_EV_NOT_HTTP;
 		ev->reason = p->reason;
 		return len;
 	}
 	while (pos < len && ev->type == HTTP_EV_NONE) {
-		if (p->state == S_IDLE)
+		if (p->state == HTTP_S_IDLE)
 			pos = idle(p, d, pos, len, ev);
-		else if (p->state <= S_FVALUE)
+		else if (p->state <= HTTP_S_FVALUE)
 			pos = run_head(p, d, pos, len, ev);
 		else
 			pos = body_step(p, d, pos, len, ev);
@@ -435,7 +456,7 @@ size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
 
 int http_parser_attach_buffer(struct http_parser *p, char *buf, size_t cap)
 {
-	if (p->state != S_IDLE)
+	if (p->state != HTTP_S_IDLE)
 		return -EBUSY;
 	if (cap > UINT32_MAX)
 		cap = UINT32_MAX;
@@ -447,7 +468,7 @@ int http_parser_attach_buffer(struct http_parser *p, char *buf, size_t cap)
 
 int http_parser_wants_buffer(const struct http_parser *p)
 {
-	return p->state == S_IDLE && !p->buf && !p->asked;
+	return p->state == HTTP_S_IDLE && !p->buf && !p->asked;
 }
 
 void http_parser_expect_response(struct http_parser *p, unsigned resp_flags)
@@ -458,15 +479,15 @@ void http_parser_expect_response(struct http_parser *p, unsigned resp_flags)
 int http_parser_eof(struct http_parser *p, struct http_event *ev)
 {
 	ev_clear(ev);
-	if (p->state == S_BODY_EOF) {
+	if (p->state == HTTP_S_BODY_EOF) {
 		ev->flags = HTTP_EVF_EOF;
 		message_end(p, ev, 0);
-	} else if (p->state != S_IDLE && p->state != S_DEAD) {
+	} else if (p->state != HTTP_S_IDLE && p->state != HTTP_S_DEAD) {
 		ev->type = HTTP_EV_INCOMPLETE;
 	}
-	if (p->state != S_DEAD)
+	if (p->state != HTTP_S_DEAD)
 		p->reason = HTTP_R_EOF;
-	p->state = S_DEAD;
+	p->state = HTTP_S_DEAD;
 	p->buf = NULL;
 	p->cap = 0;
 	return ev->type;
@@ -475,21 +496,21 @@ int http_parser_eof(struct http_parser *p, struct http_event *ev)
 int http_parser_skip_body(struct http_parser *p, uint64_t n, struct http_event *ev)
 {
 	ev_clear(ev);
-	if (n == 0 || p->state == S_BODY_EOF)
+	if (n == 0 || p->state == HTTP_S_BODY_EOF)
 		return ev->type;
-	if (p->state == S_DEAD) {
+	if (p->state == HTTP_S_DEAD) {
 		ev->type = HTTP_EV_NOT_HTTP;
 		ev->reason = p->reason;
 		return ev->type;
 	}
-	if ((p->state != S_BODY_LEN && p->state != S_CH_DATA) || n > p->left) {
+	if ((p->state != HTTP_S_BODY_LEN && p->state != HTTP_S_CH_DATA) || n > p->left) {
 		die(p, ev, HTTP_R_SKIP, 0);
 		return ev->type;
 	}
 	p->left -= n;
 	if (p->left == 0) {
-		if (p->state == S_CH_DATA) {
-			p->state = S_CH_DATA_CR;
+		if (p->state == HTTP_S_CH_DATA) {
+			p->state = HTTP_S_CH_DATA_CR;
 		} else {
 			ev->flags = HTTP_EVF_SKIPPED;
 			message_end(p, ev, 0);
@@ -500,5 +521,5 @@ int http_parser_skip_body(struct http_parser *p, uint64_t n, struct http_event *
 
 int http_parser_dead(const struct http_parser *p)
 {
-	return p->state == S_DEAD;
+	return p->state == HTTP_S_DEAD;
 }

@@ -154,7 +154,7 @@ struct http_parser {
 	struct http_te te;
 	uint16_t status;
 	uint16_t cnt;       /* position inside the current token */
-	uint8_t state;
+	uint8_t state;      /* enum http_pstate */
 	uint8_t dir;
 	uint8_t hdr;        /* framing header on the current line */
 	uint8_t last_hdr;   /* framing header on the previous line (obs-fold) */
@@ -212,5 +212,57 @@ int http_parser_skip_body(struct http_parser *p, uint64_t n, struct http_event *
 
 /* The parser gave up (NOT_HTTP was or will next be reported). */
 int http_parser_dead(const struct http_parser *p);
+
+/* --- private to http_parser.c and http_head.c ------------------------------------------------ */
+
+/* http_parser.state. The head states S_METHOD..S_FVALUE are run by http_head_run(). */
+enum http_pstate {
+	HTTP_S_IDLE = 0, /* between messages */
+	HTTP_S_METHOD,
+	HTTP_S_TARGET0,
+	HTTP_S_TARGET,
+	HTTP_S_RQ_VERSION,
+	HTTP_S_RS_VERSION,
+	HTTP_S_STATUS,
+	HTTP_S_STATUS_END,
+	HTTP_S_REASON,
+	HTTP_S_EOL,    /* after the request-line's version: CR or LF */
+	HTTP_S_LF,     /* a CR inside the head: LF must follow */
+	HTTP_S_LINE,   /* at the start of a field line (or of the blank line) */
+	HTTP_S_NAME,
+	HTTP_S_VALUE,
+	HTTP_S_FVALUE, /* value of a framing header, interpreted byte by byte */
+	HTTP_S_BLANK,  /* HEAD_END reported; at the blank line */
+	HTTP_S_BLANK_LF,
+	HTTP_S_BODY_LEN,
+	HTTP_S_BODY_EOF,
+	HTTP_S_CH_SIZE0,
+	HTTP_S_CH_SIZE,
+	HTTP_S_CH_WS,
+	HTTP_S_CH_EXT,
+	HTTP_S_CH_LF,
+	HTTP_S_CH_DATA,
+	HTTP_S_CH_DATA_CR,
+	HTTP_S_CH_DATA_LF,
+	HTTP_S_TR_LINE,
+	HTTP_S_TR,
+	HTTP_S_TR_LF,
+	HTTP_S_END_LF,
+	HTTP_S_DEAD,
+};
+
+/* http_parser.hdr / .last_hdr: which framing header a line is. */
+enum { HTTP_HDR_NONE = 0, HTTP_HDR_CL, HTTP_HDR_TE, HTTP_HDR_START };
+
+/* http_head_run() results besides 0 (*pos reached end) and -enum http_reason */
+#define HTTP_STEP_BLANK 1 /* d[*pos] begins the blank line (not consumed) */
+#define HTTP_STEP_FOLD 2  /* d[*pos] begins an accepted obs-fold line (not consumed) */
+
+/* Run the incremental head syntax over d[*pos..end), advancing *pos, until end or a result. */
+int http_head_run(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end);
+
+/* The first position in d[pos..end) whose byte is not of class cls (HTTP_C_VALUE or
+ * HTTP_C_TARGET), word at a time. */
+size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls);
 
 #endif

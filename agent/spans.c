@@ -195,7 +195,7 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 }
 
 struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
-				       uint64_t start_ns, char *hdr, size_t *hdr_len)
+				       uint64_t start_ns, size_t *hdr_len)
 {
 	struct http_head h;
 	*hdr_len = 0;
@@ -228,7 +228,7 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 	}
 	/* A request that already carries traceparent gets nothing added. */
 	if (wt_cfg.propagate_tracecontext && !h.field[HTTP_F_TRACEPARENT].ptr && r->ctx.valid)
-		*hdr_len = inj_format_headers(hdr, INJ_HEADERS_MAX, &r->ctx,
+		*hdr_len = inj_format_headers(r->hdr, sizeof(r->hdr), &r->ctx,
 					      r->span.buf + r->span.tracestate.off,
 					      r->span.tracestate.len);
 	atomic_store_explicit(&r->live, 1, memory_order_release);

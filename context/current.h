@@ -19,7 +19,7 @@
 #include "span_context.h"
 
 struct ctx_current {
-	struct ctx_span_context sc; /* sc.valid == false: no current context */
+	struct ctx_span_context sc;              /* sc.valid == false: no current context */
 	char tracestate[CTX_TRACESTATE_MAX + 1]; /* NUL-terminated, normalised (ctx_ts_combine) */
 	uint16_t tracestate_len;
 };

@@ -41,7 +41,7 @@ static struct ctx_fd_slot *chunk_create(_Atomic(struct ctx_fd_slot *) *dir)
 		goto out;
 	}
 	if (!atomic_compare_exchange_strong_explicit(dir, &expected, c, memory_order_acq_rel,
-						     memory_order_acquire)) {
+	                                             memory_order_acquire)) {
 		munmap(c, size);
 		c = expected; /* the winner's chunk */
 	}

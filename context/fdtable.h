@@ -52,7 +52,7 @@ static inline struct ctx_fd_slot *ctx_fd_get(int fd)
 	if ((unsigned)fd >= CTX_FD_MAX) /* negative fds wrap to huge values */
 		return NULL;
 	c = atomic_load_explicit(&ctx_fd_chunks[(unsigned)fd >> CTX_FD_CHUNK_SHIFT],
-				 memory_order_acquire);
+	                         memory_order_acquire);
 	if (__builtin_expect(c == NULL, 0))
 		return NULL;
 	return &c[(unsigned)fd & (CTX_FD_CHUNK - 1)];

@@ -34,8 +34,10 @@
  * generators active on this thread: the outermost call uses rngs[0], a nested one (a signal
  * handler) uses rngs[1], which is seeded separately. A signal nested inside a handler that is
  * itself making an id is not separated further; that needs two different signals interrupting
- * each other inside a ~2 ns window. Everything here is async-signal-safe: TLS, a relaxed atomic
- * load, and getrandom/clock_gettime/getpid/gettid when seeding. errno is preserved.
+ * each other inside a ~2 ns window. (A handler that longjmps out of ctx_ids_* leaves `depth`
+ * raised: ids stay correct, the thread just keeps using rngs[1].) Everything here is
+ * async-signal-safe: TLS, a relaxed atomic load, and getrandom/clock_gettime/getpid/gettid when
+ * seeding. errno is preserved.
  */
 #include <errno.h>
 #include <stdatomic.h>

@@ -185,8 +185,7 @@ static size_t emit(const struct list *l, char *out)
 	return (size_t)(p - out);
 }
 
-int ctx_ts_combine(const struct ctx_slice *fields, size_t n, char *out, size_t cap,
-		   size_t *out_len)
+int ctx_ts_combine(const struct ctx_slice *fields, size_t n, char *out, size_t cap, size_t *out_len)
 {
 	struct list l;
 	int rc = 0;

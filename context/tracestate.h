@@ -40,6 +40,6 @@ struct ctx_slice {
  * have p == NULL.
  */
 int ctx_ts_combine(const struct ctx_slice *fields, size_t n, char *out, size_t cap,
-		   size_t *out_len);
+                   size_t *out_len);
 
 #endif

@@ -34,7 +34,7 @@
 
 /* Same shapes as zlib.h's functions; resolved from the loaded library. */
 typedef int (*zdeflate_init2_fn)(z_streamp s, int level, int method, int bits, int memlevel,
-				 int strategy, const char *version, int stream_size);
+                                 int strategy, const char *version, int stream_size);
 typedef int (*zdeflate_fn)(z_streamp s, int flush);
 typedef int (*zdeflate_end_fn)(z_streamp s);
 typedef uLong (*zdeflate_bound_fn)(z_streamp s, uLong len);
@@ -113,32 +113,35 @@ static int curl_load(void)
 	h = dlopen(curl_name, RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
 		wt_log_once(curl_fail_logged, WT_LOG_ERROR,
-			    "cannot load %s (%s): spans will be dropped; install the "
-			    "libcurl4 package to export them", curl_name, dlerror());
+		            "cannot load %s (%s): spans will be dropped; install the "
+		            "libcurl4 package to export them",
+		            curl_name, dlerror());
 		return -ENOENT;
 	}
 	if (curl_resolve(h, &ginit, &vinfo) < 0) {
 		wt_log_once(curl_fail_logged, WT_LOG_ERROR,
-			    "%s lacks a function the exporter needs: spans will be "
-			    "dropped", curl_name);
+		            "%s lacks a function the exporter needs: spans will be "
+		            "dropped",
+		            curl_name);
 		return -ENOENT;
 	}
 	/* curl_global_init is reference counted and, since libcurl 7.84, thread-safe, so it does
 	 * not matter whether the host already called it. */
 	if (ginit(CURL_GLOBAL_ALL) != CURLE_OK) {
 		wt_log_once(curl_fail_logged, WT_LOG_ERROR,
-			    "curl_global_init failed: spans will be dropped");
+		            "curl_global_init failed: spans will be dropped");
 		return -EIO;
 	}
 	vi = vinfo(CURLVERSION_NOW);
 	if (vi) {
 		curl_tab.has_http2 = !!(vi->features & CURL_VERSION_HTTP2);
 		curl_tab.has_ssl = !!(vi->features & CURL_VERSION_SSL);
+		curl_tab.version_num = vi->version_num;
 		if (vi->version)
 			snprintf(curl_tab.version, sizeof(curl_tab.version), "%s", vi->version);
 	}
 	wt_debug("loaded libcurl %s (http2 %s, tls %s)", curl_tab.version,
-		 curl_tab.has_http2 ? "yes" : "no", curl_tab.has_ssl ? "yes" : "no");
+	         curl_tab.has_http2 ? "yes" : "no", curl_tab.has_ssl ? "yes" : "no");
 	return 0;
 }
 
@@ -188,8 +191,8 @@ int exp_gzip(const uint8_t *in, size_t len, const uint8_t **out, size_t *outlen)
 	if (zlib_state == UNTRIED)
 		zlib_state = zlib_load() == 0 ? LOADED : FAILED;
 	if (zlib_state != LOADED) {
-		wt_log_once(zlib_fail_logged, WT_LOG_WARN,
-			    "cannot load %s: sending uncompressed", zlib_name);
+		wt_log_once(zlib_fail_logged, WT_LOG_WARN, "cannot load %s: sending uncompressed",
+		            zlib_name);
 		return -ENOSYS;
 	}
 	if (len > (size_t)UINT32_MAX) /* zlib's lengths are uInt in a single call */
@@ -198,7 +201,7 @@ int exp_gzip(const uint8_t *in, size_t len, const uint8_t **out, size_t *outlen)
 	/* windowBits 15 + 16 selects the gzip wrapper (zlib.h, deflateInit2). Level 6 is zlib's
 	 * and Go's default: OTLP bodies (repeated keys) shrink 5-10x there. */
 	if (zlib_tab.init2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-			   ZLIB_VERSION, (int)sizeof(zs)) != Z_OK)
+	                   ZLIB_VERSION, (int)sizeof(zs)) != Z_OK)
 		return -ENOMEM;
 	rc = gz_reserve((size_t)zlib_tab.bound(&zs, (uLong)len) + 32);
 	if (rc < 0)

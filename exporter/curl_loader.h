@@ -38,9 +38,10 @@ struct exp_curl {
 	exp_curl_easy_strerror_fn easy_strerror;
 	exp_curl_slist_append_fn slist_append;
 	exp_curl_slist_free_all_fn slist_free_all;
-	int has_http2;   /* the loaded libcurl was built with nghttp2 */
-	int has_ssl;     /* ... and with a TLS backend */
-	char version[24]; /* e.g. "7.88.1", for the debug log */
+	int has_http2;        /* the loaded libcurl was built with nghttp2 */
+	int has_ssl;          /* ... and with a TLS backend */
+	unsigned version_num; /* 0xXXYYZZ */
+	char version[24];     /* e.g. "7.88.1", for the debug log */
 };
 
 /* The loaded libcurl, or NULL if it cannot be loaded (logged once; every later call returns

@@ -144,7 +144,7 @@ static void describe(const struct exp_attempt *a, char *out, size_t cap)
 }
 
 static void log_failure(const struct exp_config *cfg, const struct exp_attempt *a, int n,
-			const char *msg, int will_retry)
+                        const char *msg, int will_retry)
 {
 	char url[256], what[64];
 
@@ -152,10 +152,11 @@ static void log_failure(const struct exp_config *cfg, const struct exp_attempt *
 	describe(a, what, sizeof(what));
 	if (a->transport_error == EXP_TERR_RETRYABLE)
 		wt_log_once(warned_unreachable, WT_LOG_WARN,
-			    "cannot reach the collector at %s (%s); retrying with back-off, later "
-			    "failures are logged at debug level", url, msg);
+		            "cannot reach the collector at %s (%s); retrying with back-off, later "
+		            "failures are logged at debug level",
+		            url, msg);
 	wt_debug("export attempt %d to %s: %s%s%s%s", n, url, what, msg[0] ? ": " : "", msg,
-		 will_retry ? " (will retry)" : "");
+	         will_retry ? " (will retry)" : "");
 }
 
 static void log_lost(const struct exp_config *cfg, int nspans, int outcome, const char *msg)
@@ -165,13 +166,14 @@ static void log_lost(const struct exp_config *cfg, int nspans, int outcome, cons
 	safe_url(cfg->endpoint, url, sizeof(url));
 	if (!__atomic_exchange_n(&warned_lost, 1, __ATOMIC_RELAXED))
 		wt_warn("%d spans lost: the collector at %s %s%s%s; further losses are logged at "
-			"debug level and counted", nspans, url,
-			outcome == EXP_OUT_GAVE_UP ? "did not accept them in time"
-						   : "refused them (not retryable)",
-			msg[0] ? ": " : "", msg);
+		        "debug level and counted",
+		        nspans, url,
+		        outcome == EXP_OUT_GAVE_UP ? "did not accept them in time"
+		                                   : "refused them (not retryable)",
+		        msg[0] ? ": " : "", msg);
 	else
 		wt_debug("%d spans lost (%s)", nspans,
-			 outcome == EXP_OUT_GAVE_UP ? "gave up" : "not retryable");
+		         outcome == EXP_OUT_GAVE_UP ? "gave up" : "not retryable");
 }
 
 static void log_partial(const struct exp_attempt *a, const char *msg)
@@ -181,16 +183,16 @@ static void log_partial(const struct exp_attempt *a, const char *msg)
 	/* [OTLP]: rejected_spans == 0 with a message is a warning from the server. */
 	if (!__atomic_exchange_n(&warned_partial, 1, __ATOMIC_RELAXED))
 		wt_warn("collector accepted the batch partially: %lld spans rejected%s%s (not "
-			"retried; later partial successes are logged at debug level)",
-			(long long)a->rejected_spans, msg[0] ? ": " : "", msg);
+		        "retried; later partial successes are logged at debug level)",
+		        (long long)a->rejected_spans, msg[0] ? ": " : "", msg);
 	else
 		wt_debug("partial success: %lld spans rejected%s%s", (long long)a->rejected_spans,
-			 msg[0] ? ": " : "", msg);
+		         msg[0] ? ": " : "", msg);
 }
 
 /* One attempt on the current handle, bounded by the remaining time. */
 static int attempt(const struct exp_curl *c, CURL *h, struct exp_request *r, uint64_t deadline,
-		   struct exp_attempt *a, char *msg, size_t cap)
+                   struct exp_attempt *a, char *msg, size_t cap)
 {
 	uint64_t now = wt_clock_mono_ns(), end = effective(deadline);
 	uint64_t left = end > now ? (end - now + NS_PER_MS - 1) / NS_PER_MS : 0;
@@ -203,20 +205,21 @@ static int attempt(const struct exp_curl *c, CURL *h, struct exp_request *r, uin
 }
 
 static int deliver_loop(const struct exp_curl *c, CURL *h, struct exp_request *r, int nspans,
-			uint64_t deadline)
+                        uint64_t deadline)
 {
 	struct exp_attempt a;
 	char msg[EXP_MSG_MAX];
 
 	for (int n = 1;; n++) {
 		if (attempt(c, h, r, deadline, &a, msg, sizeof(msg)) < 0) {
-			log_lost(r->cfg, nspans, EXP_OUT_DROPPED, "the request could not be set up");
+			log_lost(r->cfg, nspans, EXP_OUT_DROPPED,
+			         "the request could not be set up");
 			return EXP_OUT_DROPPED;
 		}
 		if (exp_attempt_ok(&a)) {
 			log_partial(&a, msg);
 			wt_debug("exported %d spans (%zu bytes%s, attempt %d)", nspans, r->len,
-				 r->gzipped ? " gzip" : "", n);
+			         r->gzipped ? " gzip" : "", n);
 			return EXP_OUT_EXPORTED;
 		}
 		int retry = exp_retry_classify(&a);
@@ -225,6 +228,8 @@ static int deliver_loop(const struct exp_curl *c, CURL *h, struct exp_request *r
 			log_lost(r->cfg, nspans, EXP_OUT_DROPPED, msg);
 			return EXP_OUT_DROPPED;
 		}
+		/* A connection that failed is not trusted again: the retry dials anew. */
+		r->fresh = a.transport_error != EXP_TERR_NONE;
 		int64_t wait = exp_backoff_ms(n, next_random(), a.retry_after_ms);
 		uint64_t now = wt_clock_mono_ns(), end = effective(deadline);
 		if (now >= end || (uint64_t)wait * NS_PER_MS >= end - now) {
@@ -246,8 +251,9 @@ int exp_deliver(const struct exp_config *cfg, const uint8_t *body, size_t len, i
 		return EXP_OUT_DROPPED;
 	if (cfg->protocol == EXP_PROTO_GRPC && !c->has_http2) {
 		wt_log_once(warned_nohttp2, WT_LOG_ERROR,
-			    "the loaded libcurl %s has no HTTP/2 support: OTLP/gRPC spans are "
-			    "dropped; use OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", c->version);
+		            "the loaded libcurl %s has no HTTP/2 support: OTLP/gRPC spans are "
+		            "dropped; use OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		            c->version);
 		return EXP_OUT_DROPPED;
 	}
 	h = handle(c);

@@ -55,7 +55,13 @@ static void put(struct jw *j, const char *p, size_t n)
 	j->b->len += n;
 }
 
-#define PUTS(j, lit) put((j), (lit), sizeof(lit) - 1)
+/* Only for string literals (sizeof); use put_cstr for a computed string. */
+#define PUTS(j, lit) put((j), "" lit, sizeof(lit) - 1)
+
+static void put_cstr(struct jw *j, const char *s)
+{
+	put(j, s, strlen(s));
+}
 
 static void put_u64(struct jw *j, uint64_t v)
 {
@@ -275,7 +281,7 @@ static void put_attrs(struct jw *j, const struct sp *c, unsigned owner)
 
 		if (a->event != owner)
 			continue;
-		PUTS(j, first ? ",\"attributes\":[{\"key\":" : ",{\"key\":");
+		put_cstr(j, first ? ",\"attributes\":[{\"key\":" : ",{\"key\":");
 		first = false;
 		put_sv(j, c, a->key);
 		PUTS(j, ",\"value\":");
@@ -353,7 +359,7 @@ static void put_span(struct jw *j, const struct exp_span *s)
 		put_u64(j, s->dropped_attrs);
 	}
 	for (k = 0; k < nevents; k++) {
-		PUTS(j, k ? "," : ",\"events\":[");
+		put_cstr(j, k ? "," : ",\"events\":[");
 		put_event(j, &c, k);
 	}
 	if (nevents)
@@ -391,7 +397,7 @@ static void put_resource(struct jw *j, const struct exp_resource *r)
 	for (i = 0; r && i < r->n; i++) {
 		const struct exp_res_kv *kv = &r->kv[i];
 
-		PUTS(j, i ? ",{\"key\":" : "{\"key\":");
+		put_cstr(j, i ? ",{\"key\":" : "{\"key\":");
 		put_str(j, kv->key, strlen(kv->key));
 		if (kv->str) {
 			PUTS(j, ",\"value\":{\"stringValue\":");
@@ -425,5 +431,7 @@ int exp_json_encode(struct exp_buf *b, const struct exp_resource *res,
 		put_span(&j, &spans[i]);
 	}
 	PUTS(&j, "]}]}]}");
+	if (room(&j, 1))
+		b->p[b->len] = '\0'; /* not counted: lets callers treat the text as a C string */
 	return j.err;
 }

@@ -15,7 +15,8 @@
 #include "resource.h"
 
 /* Replace b's contents with the request for spans[0..n) (one ResourceSpans with *res, which
- * may be NULL, and one ScopeSpans "wiretrace"). Returns 0 or -ENOMEM. The text is always valid
+ * may be NULL, and one ScopeSpans "wiretrace"), followed by a NUL that b->len does not count.
+ * Returns 0 or -ENOMEM. The text is always valid
  * JSON in UTF-8, whatever bytes the spans hold. Reads spans defensively like exp_pb_encode. */
 int exp_json_encode(struct exp_buf *b, const struct exp_resource *res,
 		    const struct exp_span *spans, size_t n);

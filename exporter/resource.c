@@ -1,7 +1,7 @@
 /*
  * resource.c - build the OTLP Resource (see resource.h).
  *
- * What goes in, and why (semantic conventions v1.44, docs/resource/*; SDK spec resource/sdk.md):
+ * What goes in, and why (semantic conventions v1.44, docs/resource/; SDK spec resource/sdk.md):
  *  - service.name: the configuration's resolved name (OTEL_SERVICE_NAME, then
  *    OTEL_RESOURCE_ATTRIBUTES); if it has none, `unknown_service:<process.executable.name>`, the
  *    SDK default the specification gives.

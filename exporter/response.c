@@ -81,7 +81,7 @@ int exp_pb_next(const uint8_t **p, const uint8_t *end, struct exp_pb_field *f)
 }
 
 int exp_pb_partial_success(const uint8_t *p, size_t n, int64_t *rejected, const char **msg,
-			   size_t *msglen)
+                           size_t *msglen)
 {
 	const uint8_t *end = p + n;
 	struct exp_pb_field f, g;
@@ -325,8 +325,8 @@ static const char *skip_value(const char *p, const char *end)
 				return p;
 			if (--depth == 0)
 				return p + 1;
-		} else if (depth == 0 && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' ||
-					  *p == '\n')) {
+		} else if (depth == 0 &&
+		           (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
 			return p;
 		}
 		p++;
@@ -380,7 +380,7 @@ static int json_int64(const char *p, const char *end, int64_t *out)
 }
 
 int exp_json_partial_success(const char *p, size_t n, int64_t *rejected, const char **msg,
-			     size_t *msglen)
+                             size_t *msglen)
 {
 	const char *end = p + n, *ps, *v;
 

@@ -145,8 +145,8 @@ static int digits(const char *p, size_t n, int *out)
  * 5.6.7 says the names are case-sensitive. */
 static int day_name(const char *p, size_t n)
 {
-	static const char *const full[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
-					   "Friday", "Saturday", "Sunday"};
+	static const char *const full[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+	                                   "Friday", "Saturday", "Sunday"};
 
 	for (int i = 0; i < 7; i++) {
 		size_t l = strlen(full[i]);
@@ -259,14 +259,13 @@ static int http_date(const char *v, size_t n, int64_t now, int64_t *when)
 	if (day_name(v, w) < 0 || w + 1 >= n)
 		return -1;
 	if (v[w] == ',' && v[w + 1] == ' ')
-		rc = w == 3 ? imf_fixdate(v + 5, n - 5, &t) : rfc850_date(v + w + 2, n - w - 2,
-									   now, &t);
+		rc = w == 3 ? imf_fixdate(v + 5, n - 5, &t)
+		            : rfc850_date(v + w + 2, n - w - 2, now, &t);
 	else if (v[w] == ' ' && w == 3)
 		rc = asctime_date(v + 4, n - 4, &t);
 	else
 		rc = -1;
-	if (rc < 0 || t.d < 1 || t.d > month_days(t.y, t.mon) || t.h > 23 || t.min > 59 ||
-	    t.s > 60)
+	if (rc < 0 || t.d < 1 || t.d > month_days(t.y, t.mon) || t.h > 23 || t.min > 59 || t.s > 60)
 		return -1;
 	*when = days_from_civil(t.y, t.mon, t.d) * 86400 + t.h * 3600 + t.min * 60 + t.s;
 	return 0;

@@ -15,22 +15,23 @@
 #include "exporter.h"
 
 enum exp_outcome {
-	EXP_OUT_EXPORTED = 0,      /* 2xx / grpc-status 0 (partial success logged, not retried) */
-	EXP_OUT_DROPPED = 1,       /* non-retryable answer (e.g. 400): dropped, not retried */
-	EXP_OUT_GAVE_UP = 2,       /* retryable failures until the deadline ran out */
+	EXP_OUT_EXPORTED = 0, /* 2xx / grpc-status 0 (partial success logged, not retried) */
+	EXP_OUT_DROPPED = 1,  /* non-retryable answer (e.g. 400): dropped, not retried */
+	EXP_OUT_GAVE_UP = 2,  /* retryable failures until the deadline ran out */
 };
 
 /* exp_attempt.transport_error values. */
 #define EXP_TERR_NONE 0
 #define EXP_TERR_RETRYABLE 1 /* refused, reset, timed out, closed without an answer, DNS */
-#define EXP_TERR_PERMANENT 2 /* retrying cannot help: bad URL, TLS verification, response body
-			      * over the 4 MiB limit, protocol not supported by libcurl */
+#define EXP_TERR_PERMANENT                                                                         \
+	2 /* retrying cannot help: bad URL, TLS verification, response body                        \
+	   * over the 4 MiB limit, protocol not supported by libcurl */
 
 /* Result of one attempt, as the retry policy sees it. */
 struct exp_attempt {
-	int transport_error;  /* EXP_TERR_*: nonzero when no usable HTTP answer came */
-	int http_status;      /* 0 if none */
-	int grpc_status;      /* -1 if none (HTTP transports) */
+	int transport_error;    /* EXP_TERR_*: nonzero when no usable HTTP answer came */
+	int http_status;        /* 0 if none */
+	int grpc_status;        /* -1 if none (HTTP transports) */
 	int64_t retry_after_ms; /* from Retry-After or gRPC RetryInfo; -1 if absent */
 	int64_t rejected_spans; /* partial_success.rejected_spans, 0 if absent */
 };
@@ -78,13 +79,13 @@ void exp_transport_shutdown(void);
  * error_message (2, string) }. Unknown fields are skipped. Returns 0 (fields absent leave
  * *rejected = 0, *msg = NULL) or -EBADMSG. *msg points into `p`. */
 int exp_pb_partial_success(const uint8_t *p, size_t n, int64_t *rejected, const char **msg,
-			   size_t *msglen);
+                           size_t *msglen);
 
 /* The same in OTLP/JSON: {"partialSuccess":{"rejectedSpans":N|"N","errorMessage":"..."}}.
  * A lenient scan (the body is the collector's, not ours): 0, or -EBADMSG when the value of
  * rejectedSpans is not an integer. The message is returned raw (JSON escapes kept). */
 int exp_json_partial_success(const char *p, size_t n, int64_t *rejected, const char **msg,
-			     size_t *msglen);
+                             size_t *msglen);
 
 /* grpc-status-details-bin (base64 of google.rpc.Status): the RetryInfo.retry_delay found in
  * `details`, in ms, or -1 when there is none; -EBADMSG when malformed. */

@@ -28,18 +28,18 @@
 
 /* Per-attempt response state, filled by curl's header and write callbacks. */
 struct exp_xfer {
-	uint8_t *body;     /* response body so far (owned, reused; freed by exp_xfer_free) */
+	uint8_t *body; /* response body so far (owned, reused; freed by exp_xfer_free) */
 	size_t len;
 	size_t cap;
-	bool over;         /* the body went past EXP_RESPONSE_MAX: the transfer was aborted */
+	bool over; /* the body went past EXP_RESPONSE_MAX: the transfer was aborted */
 	bool alloc_failed;
-	int64_t now_s;     /* wall clock at the start of the attempt, for HTTP-date Retry-After */
-	int64_t retry_after_ms; /* -1 when absent */
-	int grpc_status;   /* -1 when no grpc-status header or trailer came */
-	int64_t grpc_retry_ms; /* RetryInfo from grpc-status-details-bin; -1 when absent */
-	bool grpc_gzip;    /* the response said grpc-encoding: gzip */
+	int64_t now_s; /* wall clock at the start of the attempt, for HTTP-date Retry-After */
+	int64_t retry_after_ms;         /* -1 when absent */
+	int grpc_status;                /* -1 when no grpc-status header or trailer came */
+	int64_t grpc_retry_ms;          /* RetryInfo from grpc-status-details-bin; -1 when absent */
+	bool grpc_gzip;                 /* the response said grpc-encoding: gzip */
 	char grpc_message[EXP_MSG_MAX]; /* percent-decoded */
-	uint64_t deadline_ns; /* CLOCK_MONOTONIC; the progress callback aborts past it */
+	uint64_t deadline_ns;           /* CLOCK_MONOTONIC; the progress callback aborts past it */
 };
 
 /* One request as the transports see it. */
@@ -48,7 +48,8 @@ struct exp_request {
 	const uint8_t *body; /* final bytes: compressed when gzipped (gRPC: without the prefix) */
 	size_t len;
 	bool gzipped;
-	long timeout_ms;     /* this attempt's budget, >= 1 */
+	long timeout_ms; /* this attempt's budget, >= 1 */
+	bool fresh;      /* open a new connection (the last attempt failed in transport) */
 };
 
 /* Any thread may lower it (exp_transport_set_deadline); read with __atomic loads. */
@@ -60,7 +61,7 @@ void exp_xfer_free(struct exp_xfer *x);
 /* Options every attempt needs (both transports): URL, body, headers, timeouts, NOSIGNAL, TLS
  * files, the callbacks bound to *x. Returns 0, or -EINVAL if libcurl refused an option. */
 int exp_xfer_setup(const struct exp_curl *c, CURL *h, struct exp_xfer *x, const char *url,
-		   const struct exp_request *r, struct curl_slist *hdrs);
+                   const struct exp_request *r, struct curl_slist *hdrs);
 
 /* Append one "Name: value" line to *l. 0 or -ENOMEM (*l unchanged; the caller frees it). */
 int exp_headers_add(const struct exp_curl *c, struct curl_slist **l, const char *line);
@@ -68,12 +69,14 @@ int exp_headers_add(const struct exp_curl *c, struct curl_slist **l, const char 
 /* Append cfg's configured headers (OTEL_EXPORTER_OTLP_HEADERS) to *l, skipping (with one
  * warning naming the header, never its value) the ones the transport sets itself and any
  * with CR or LF. 0 or -ENOMEM. */
-int exp_headers_user(const struct exp_curl *c, struct curl_slist **l,
-		     const struct exp_config *cfg);
+int exp_headers_user(const struct exp_curl *c, struct curl_slist **l, const struct exp_config *cfg);
 
 /* Fill a->transport_error and a->http_status from curl's result and the handle. */
 void exp_xfer_result(const struct exp_curl *c, CURL *h, CURLcode rc, const struct exp_xfer *x,
-		     struct exp_attempt *a);
+                     struct exp_attempt *a);
+
+/* The message for a failed transfer (curl's, or ours for a deadline abort). */
+void exp_curl_errmsg(const struct exp_curl *c, CURLcode cr, char *msg, size_t cap);
 
 /* Keep a printable copy of a server message for the log (control bytes become '?'). */
 void exp_msg_copy(char *dst, size_t cap, const char *src, size_t n);
@@ -82,9 +85,9 @@ void exp_msg_copy(char *dst, size_t cap, const char *src, size_t n);
  * success error_message, google.rpc.Status message, grpc-message). Return 0 (the outcome is in
  * *a) or a negative errno when the request could not even be set up. */
 int exp_http_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
-		     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap);
+                     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap);
 int exp_grpc_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
-		     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap);
+                     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap);
 
 /* Free the gRPC framing buffer (exporter thread, at shutdown). */
 void exp_grpc_release(void);

@@ -63,6 +63,15 @@ static const char *grpc_url(const struct exp_config *cfg)
 	return url;
 }
 
+/* libcurl 7.88.x cannot reuse an HTTP/2 prior-knowledge connection: the second request on it
+ * fails with CURLE_HTTP2 ("Error in the HTTP2 framing layer"; curl issue 10634, fixed in 8.0.0
+ * by pull request 10643). Debian 12 ships 7.88.1, so there every h2c call gets its own
+ * connection; TLS (ALPN) connections are not affected. */
+static int reuse_broken(const struct exp_curl *c)
+{
+	return c->version_num >= 0x075800 && c->version_num < 0x080000;
+}
+
 static int is_cleartext(const char *u)
 {
 	return strncmp(u, "http://", 7) == 0;
@@ -95,7 +104,7 @@ static int framed(const struct exp_request *r, struct exp_request *out)
 }
 
 static int grpc_headers(const struct exp_curl *c, const struct exp_request *r,
-			struct curl_slist **l)
+                        struct curl_slist **l)
 {
 	char tmo[40];
 	int rc;
@@ -108,7 +117,7 @@ static int grpc_headers(const struct exp_curl *c, const struct exp_request *r,
 	/* Tell the server our deadline so it can stop working for a caller that left
 	 * ([GRPC] Timeout: at most 8 digits). */
 	snprintf(tmo, sizeof(tmo), "grpc-timeout: %ldm",
-		 r->timeout_ms > 99999999 ? 99999999L : r->timeout_ms);
+	         r->timeout_ms > 99999999 ? 99999999L : r->timeout_ms);
 	if (!rc)
 		rc = exp_headers_add(c, l, tmo);
 	if (!rc)
@@ -142,7 +151,7 @@ static void grpc_response(const struct exp_xfer *x, struct exp_attempt *a, char 
 
 /* Reduce a completed exchange (no transport error) to a gRPC status. */
 static void grpc_outcome(const struct exp_curl *c, CURL *h, const struct exp_xfer *x,
-			 struct exp_attempt *a, char *msg, size_t cap)
+                         struct exp_attempt *a, char *msg, size_t cap)
 {
 	long ver = 0;
 
@@ -166,7 +175,7 @@ static void grpc_outcome(const struct exp_curl *c, CURL *h, const struct exp_xfe
 }
 
 int exp_grpc_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
-		     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap)
+                     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap)
 {
 	struct curl_slist *hdrs = NULL;
 	struct exp_request fr;
@@ -187,6 +196,8 @@ int exp_grpc_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
 	ver = is_cleartext(u) ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2TLS;
 	if (!rc && c->easy_setopt(h, CURLOPT_HTTP_VERSION, ver) != CURLE_OK)
 		rc = -EINVAL;
+	if (!rc && ver == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE && reuse_broken(c))
+		rc = c->easy_setopt(h, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ? -EINVAL : 0;
 	if (rc)
 		goto out;
 	cr = c->easy_perform(h);
@@ -196,7 +207,7 @@ int exp_grpc_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
 	if (cr != CURLE_OK && !a->transport_error && x->grpc_status < 0)
 		a->transport_error = EXP_TERR_RETRYABLE;
 	if (a->transport_error)
-		exp_msg_copy(msg, cap, c->easy_strerror(cr), strlen(c->easy_strerror(cr)));
+		exp_curl_errmsg(c, cr, msg, cap);
 	else
 		grpc_outcome(c, h, x, a, msg, cap);
 out:

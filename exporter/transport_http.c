@@ -107,7 +107,7 @@ static int hdr_is(const char *line, size_t n, const char *name, const char **val
 	while (n && (*line == ' ' || *line == '\t'))
 		line++, n--;
 	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' ' ||
-		     line[n - 1] == '\t'))
+	             line[n - 1] == '\t'))
 		n--;
 	*val = line;
 	*vlen = n;
@@ -160,7 +160,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 }
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	const struct exp_xfer *x = ud;
 	uint64_t hurry = __atomic_load_n(&exp_hurry_ns, __ATOMIC_RELAXED);
@@ -175,7 +175,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 #define SETP(opt, v) (rc |= c->easy_setopt(h, (opt), (v)))
 
 int exp_xfer_setup(const struct exp_curl *c, CURL *h, struct exp_xfer *x, const char *url,
-		   const struct exp_request *r, struct curl_slist *hdrs)
+                   const struct exp_request *r, struct curl_slist *hdrs)
 {
 	const struct exp_config *cfg = r->cfg;
 	int rc = 0;
@@ -191,6 +191,8 @@ int exp_xfer_setup(const struct exp_curl *c, CURL *h, struct exp_xfer *x, const 
 	SETL(CURLOPT_CONNECTTIMEOUT_MS, r->timeout_ms);
 	SETL(CURLOPT_FOLLOWLOCATION, 0);
 	SETL(CURLOPT_TCP_KEEPALIVE, 1);
+	SETL(CURLOPT_FRESH_CONNECT, r->fresh);
+	SETL(CURLOPT_FORBID_REUSE, 0);
 	SETP(CURLOPT_HEADERFUNCTION, on_header);
 	SETP(CURLOPT_HEADERDATA, (void *)x);
 	SETP(CURLOPT_WRITEFUNCTION, on_body);
@@ -228,7 +230,7 @@ static int permanent(CURLcode rc)
 }
 
 void exp_xfer_result(const struct exp_curl *c, CURL *h, CURLcode rc, const struct exp_xfer *x,
-		     struct exp_attempt *a)
+                     struct exp_attempt *a)
 {
 	long code = 0;
 
@@ -249,13 +251,22 @@ void exp_xfer_result(const struct exp_curl *c, CURL *h, CURLcode rc, const struc
 		a->transport_error = permanent(rc) ? EXP_TERR_PERMANENT : EXP_TERR_RETRYABLE;
 }
 
+void exp_curl_errmsg(const struct exp_curl *c, CURLcode cr, char *msg, size_t cap)
+{
+	/* Our progress callback is the only one that aborts: it does at the deadline. */
+	const char *m =
+	    cr == CURLE_ABORTED_BY_CALLBACK ? "export deadline reached" : c->easy_strerror(cr);
+
+	exp_msg_copy(msg, cap, m, strlen(m));
+}
+
 /* Headers the transports set themselves; a configured header of that name is ignored. */
 static int reserved(const char *name)
 {
-	static const char *const names[] = {"content-type", "content-encoding", "content-length",
-					    "transfer-encoding", "te", "expect", "host",
-					    "connection", "user-agent", "grpc-encoding",
-					    "grpc-timeout", "grpc-accept-encoding"};
+	static const char *const names[] = {
+	    "content-type", "content-encoding", "content-length", "transfer-encoding",
+	    "te",           "expect",           "host",           "connection",
+	    "user-agent",   "grpc-encoding",    "grpc-timeout",   "grpc-accept-encoding"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcasecmp(name, names[i]) == 0)
@@ -284,8 +295,7 @@ int exp_headers_add(const struct exp_curl *c, struct curl_slist **l, const char 
 	return 0;
 }
 
-int exp_headers_user(const struct exp_curl *c, struct curl_slist **l,
-		     const struct exp_config *cfg)
+int exp_headers_user(const struct exp_curl *c, struct curl_slist **l, const struct exp_config *cfg)
 {
 	static int warned;
 	char line[1024];
@@ -296,18 +306,18 @@ int exp_headers_user(const struct exp_curl *c, struct curl_slist **l,
 			continue;
 		if (reserved(hd->name) || !valid_field(hd->name, 1) || !valid_field(hd->value, 0)) {
 			wt_log_once(warned, WT_LOG_WARN,
-				    "ignoring exporter header \"%s\": reserved or invalid "
-				    "(its value is not shown)", valid_field(hd->name, 1) ?
-				    hd->name : "(invalid name)");
+			            "ignoring exporter header \"%s\": reserved or invalid "
+			            "(its value is not shown)",
+			            valid_field(hd->name, 1) ? hd->name : "(invalid name)");
 			continue;
 		}
 		/* "Name;" is libcurl's spelling of a header with an empty value ("Name:" would
 		 * remove the header instead). */
 		int n = *hd->value ? snprintf(line, sizeof(line), "%s: %s", hd->name, hd->value)
-				   : snprintf(line, sizeof(line), "%s;", hd->name);
+		                   : snprintf(line, sizeof(line), "%s;", hd->name);
 		if (n < 0 || (size_t)n >= sizeof(line)) {
-			wt_log_once(warned, WT_LOG_WARN, "ignoring exporter header \"%s\": too long",
-				    hd->name);
+			wt_log_once(warned, WT_LOG_WARN,
+			            "ignoring exporter header \"%s\": too long", hd->name);
 			continue;
 		}
 		if (exp_headers_add(c, l, line) < 0)
@@ -318,7 +328,7 @@ int exp_headers_user(const struct exp_curl *c, struct curl_slist **l,
 
 /* Reduce a 2xx body to the partial-success count and message. */
 static void http_success_body(const struct exp_request *r, const struct exp_xfer *x,
-			      struct exp_attempt *a, char *msg, size_t cap)
+                              struct exp_attempt *a, char *msg, size_t cap)
 {
 	const char *m = NULL;
 	size_t ml = 0;
@@ -328,7 +338,7 @@ static void http_success_body(const struct exp_request *r, const struct exp_xfer
 		return;
 	if (r->cfg->protocol == EXP_PROTO_HTTP_JSON)
 		rc = exp_json_partial_success((const char *)x->body, x->len, &a->rejected_spans, &m,
-					      &ml);
+		                              &ml);
 	else
 		rc = exp_pb_partial_success(x->body, x->len, &a->rejected_spans, &m, &ml);
 	if (rc < 0)
@@ -339,7 +349,7 @@ static void http_success_body(const struct exp_request *r, const struct exp_xfer
 
 /* A failure body is a google.rpc.Status in the request's encoding; keep its message. */
 static void http_failure_body(const struct exp_request *r, const struct exp_xfer *x, char *msg,
-			      size_t cap)
+                              size_t cap)
 {
 	const char *m = NULL;
 	size_t ml = 0;
@@ -356,12 +366,12 @@ static void http_failure_body(const struct exp_request *r, const struct exp_xfer
 }
 
 int exp_http_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
-		     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap)
+                     const struct exp_request *r, struct exp_attempt *a, char *msg, size_t cap)
 {
 	struct curl_slist *hdrs = NULL;
 	const char *ctype = r->cfg->protocol == EXP_PROTO_HTTP_JSON
-				    ? "Content-Type: application/json"
-				    : "Content-Type: application/x-protobuf";
+	                        ? "Content-Type: application/json"
+	                        : "Content-Type: application/x-protobuf";
 	CURLcode cr;
 	int rc;
 
@@ -377,15 +387,16 @@ int exp_http_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
 	if (!rc)
 		rc = exp_xfer_setup(c, h, x, r->cfg->endpoint, r, hdrs);
 	/* HTTP/2 when TLS's ALPN agrees, HTTP/1.1 otherwise ([OTLP]: either is fine). */
-	if (!rc && c->easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK)
+	if (!rc &&
+	    c->easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK)
 		rc = c->easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) ? -EINVAL
-											 : 0;
+		                                                                          : 0;
 	if (rc)
 		goto out;
 	cr = c->easy_perform(h);
 	exp_xfer_result(c, h, cr, x, a);
 	if (a->transport_error)
-		exp_msg_copy(msg, cap, c->easy_strerror(cr), strlen(c->easy_strerror(cr)));
+		exp_curl_errmsg(c, cr, msg, cap);
 	else if (a->http_status >= 200 && a->http_status < 300)
 		http_success_body(r, x, a, msg, cap);
 	else

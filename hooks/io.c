@@ -157,6 +157,7 @@ struct out_ctx {
 	int flags;
 	const struct msghdr *msg; /* sendto/sendmsg: destination and control data, else NULL */
 	int use_writev;
+	int control_sent; /* ancillary data goes with the first call that takes bytes only */
 };
 
 static ssize_t out_writev(void *p, const struct iovec *iov, int iovcnt)
@@ -168,12 +169,17 @@ static ssize_t out_writev(void *p, const struct iovec *iov, int iovcnt)
 	if (c->msg) {
 		m.msg_name = c->msg->msg_name;
 		m.msg_namelen = c->msg->msg_namelen;
-		m.msg_control = c->msg->msg_control;
-		m.msg_controllen = c->msg->msg_controllen;
+		if (!c->control_sent) {
+			m.msg_control = c->msg->msg_control;
+			m.msg_controllen = c->msg->msg_controllen;
+		}
 	}
 	m.msg_iov = (struct iovec *)iov;
 	m.msg_iovlen = (size_t)iovcnt;
-	return real_sendmsg(c->fd, &m, c->flags);
+	ssize_t r = real_sendmsg(c->fd, &m, c->flags);
+	if (r > 0)
+		c->control_sent = 1;
+	return r;
 }
 
 static ssize_t out_vec(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int iovcnt,

@@ -44,10 +44,15 @@
 #include "inject.h"
 #include "traceparent.h"
 
+/* Every vector must have room for the pending bytes, all insertions at one offset and one
+ * program range, or a call could make no progress. */
+_Static_assert(INJ_VEC_MAX >= 1 + INJ_MAX_INSERTS + 1, "INJ_VEC_MAX too small");
+_Static_assert(INJ_PENDING_MAX <= UINT16_MAX, "pending counters are 16-bit");
+_Static_assert(INJ_HEADERS_MAX <= INJ_INSERT_MAX, "formatted headers must fit one insertion");
+
 /* One inj_write() in progress: the program's buffers, the insertions, and how far we got. */
 struct job {
 	const struct iovec *iov;
-	int iovcnt;
 	size_t n; /* program bytes offered */
 	const struct inj_insert *ins;
 	int nins;
@@ -121,8 +126,8 @@ static void seek(const struct job *j, size_t pos, int *i, size_t *ioff)
  * the insertions that have not happened, at most INJ_VEC_MAX entries. Sets *total to the bytes
  * in it and *cut to whether the stream goes on past it. Empty program buffers are skipped.
  */
-static int build(const struct inj_state *st, const struct job *j, struct iovec *vec,
-		 size_t *total, bool *cut)
+static int build(const struct inj_state *st, const struct job *j, struct iovec *vec, size_t *total,
+                 bool *cut)
 {
 	size_t pos = j->pos, ioff, sum = 0;
 	int cnt = 0, k = j->k, i;
@@ -239,9 +244,10 @@ static ssize_t call_plain(inj_writev_fn fn, void *ctx, const struct iovec *iov, 
 }
 
 ssize_t inj_write(struct inj_state *st, const struct iovec *iov, int iovcnt,
-		  const struct inj_insert *ins, int nins, int *ins_done, inj_writev_fn fn, void *ctx)
+                  const struct inj_insert *ins, int nins, int *ins_done, inj_writev_fn fn,
+                  void *ctx)
 {
-	struct job j = {.iov = iov, .iovcnt = iovcnt, .ins = ins, .nins = nins};
+	struct job j = {.iov = iov, .ins = ins, .nins = nins};
 	ssize_t r;
 
 	if (ins_done)
@@ -314,14 +320,18 @@ static char *put(char *p, const char *s, size_t len)
 }
 
 size_t inj_format_headers(char *out, size_t cap, const struct ctx_span_context *sc,
-			  const char *tracestate, size_t ts_len)
+                          const char *tracestate, size_t ts_len)
 {
 	static const char tp_name[] = "traceparent: ", ts_name[] = "tracestate: ";
 	const size_t tp_line = sizeof(tp_name) - 1 + CTX_TRACEPARENT_LEN + 2;
 	char tp[CTX_TRACEPARENT_LEN + 1];
 	char *p = out;
 
-	if (!out || !sc || !sc->valid || !nonzero(sc->trace_id, sizeof(sc->trace_id)) ||
+	if (!out)
+		return 0;
+	if (cap > 0)
+		*out = '\0';
+	if (!sc || !sc->valid || !nonzero(sc->trace_id, sizeof(sc->trace_id)) ||
 	    !nonzero(sc->span_id, sizeof(sc->span_id)) || cap < tp_line)
 		return 0;
 	if (ctx_tp_format(sc, tp) != CTX_TRACEPARENT_LEN)

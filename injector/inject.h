@@ -119,7 +119,8 @@ static inline size_t inj_state_pending_len(const struct inj_state *st)
  * they all went out).
  */
 ssize_t inj_write(struct inj_state *st, const struct iovec *iov, int iovcnt,
-		  const struct inj_insert *ins, int nins, int *ins_done, inj_writev_fn fn, void *ctx);
+                  const struct inj_insert *ins, int nins, int *ins_done, inj_writev_fn fn,
+                  void *ctx);
 
 /*
  * Send the pending bytes of `st` alone, until there are none (for calls that cannot carry them,
@@ -135,13 +136,13 @@ int inj_flush_pending(struct inj_state *st, inj_writev_fn fn, void *ctx);
  *   "tracestate: <tracestate>\r\n"                           (when ts_len > 0)
  * into `out` (capacity `cap`; INJ_HEADERS_MAX is always enough). Returns the length written
  * (NUL-terminated when cap leaves room), or 0 when sc is NULL, not valid, has an all-zero id,
- * or cap cannot hold the traceparent line. The tracestate is expected in the normalised form
- * ctx_ts_combine() gives; one that is longer than CTX_TRACESTATE_MAX, blank, holds a byte
- * outside 0x20..0x7E (which could smuggle CR/LF into the request) or does not fit in cap is
- * dropped and only traceparent is written (W3C Trace Context: an invalid tracestate is not
- * propagated; a failure of tracestate must not affect traceparent).
+ * or cap cannot hold the traceparent line (out is then the empty string when cap > 0). The
+ * tracestate is expected in the normalised form ctx_ts_combine() gives; one that is longer than
+ * CTX_TRACESTATE_MAX, blank, holds a byte outside 0x20..0x7E (which could smuggle CR/LF into the
+ * request) or does not fit in cap is dropped and only traceparent is written (W3C Trace Context: an
+ * invalid tracestate is not propagated; a failure of tracestate must not affect traceparent).
  */
 size_t inj_format_headers(char *out, size_t cap, const struct ctx_span_context *sc,
-			  const char *tracestate, size_t ts_len);
+                          const char *tracestate, size_t ts_len);
 
 #endif

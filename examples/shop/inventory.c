@@ -15,6 +15,7 @@
  * Usage: inventory [--port N]   (0 = any free port; prints "inventory: listening on HOST:PORT"
  * once it accepts connections, which is what the demo waits for).
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

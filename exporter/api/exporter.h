@@ -70,21 +70,31 @@ struct exp_config {
 	char *spool_dir;        /* WIRETRACE_SPOOL_DIR */
 };
 
+/* Fill *c with the specification's defaults (exporter otlp, http/protobuf, timeout 10 s,
+ * BSP 5000 ms / 30000 ms / 2048 / 512, limits 128 / no limit / 128 / 128); strings NULL. For
+ * callers that build a config without agent/config.c (tools, tests). */
+void exp_config_defaults(struct exp_config *c);
+
 /* Remember the configuration (the pointer is kept: *c must stay valid and unchanged until
  * exp_shutdown; the agent's is process-wide). Cheap: no thread, no allocation of the queue.
  * Returns 0 or -errno. */
 int exp_init(const struct exp_config *c);
 
 /* Copy a finished span into the queue. Returns 0, or -ENOBUFS when the queue is full (the span
- * is dropped and counted). */
+ * is dropped and counted), -ESHUTDOWN after exp_shutdown() (not counted), -EINVAL before
+ * exp_init(). */
 int exp_enqueue(const struct exp_span *s);
 
-/* Export everything queued now, waiting at most timeout_ms. Used at exit and on SIGTERM/SIGINT.
- * Returns 0 if the queue was drained, -ETIMEDOUT otherwise. Must not be called from the
- * exporter thread. */
+/* Export everything queued now, waiting at most timeout_ms (< 0: no limit; 0: only check).
+ * Used at exit and on SIGTERM/SIGINT: async-signal-safe (atomics and futexes only). Returns 0
+ * once every span enqueued before the call has been exported or dropped (including the batch
+ * in flight), -ETIMEDOUT otherwise; -EDEADLK on the exporter thread. */
 int exp_flush(int timeout_ms);
 
-/* Flush (bounded, see docs/ARCHITECTURE.md) and stop the thread. Idempotent. */
+/* Flush (bounded, see docs/ARCHITECTURE.md) and stop the thread. Idempotent. Everything is
+ * bounded by min(2 s, cfg->timeout_ms): flush, cut the transfer in progress, join; a thread
+ * still busy then is detached (so *cfg must stay valid until the process exits). Spans still
+ * queued are abandoned. Not async-signal-safe (logs the totals at debug level). */
 void exp_shutdown(void);
 
 /* In the child after fork(): forget the parent's queue contents and thread; the next enqueue
@@ -96,6 +106,7 @@ struct exp_stats {
 	uint64_t exported;       /* spans the backend accepted */
 	uint64_t dropped_full;   /* spans dropped because the queue was full */
 	uint64_t dropped_failed; /* spans dropped after the export failed for good */
+	uint64_t wakeups;        /* futex wakes issued by producers (at most one per batch) */
 };
 void exp_stats_get(struct exp_stats *out);
 

@@ -34,7 +34,7 @@ VIEW = os.path.join(SRC, "scripts", "wiretrace-view")
 REC = os.path.join(SRC, "tests", "e2e", "recorded")
 sys.path.insert(0, SRC)
 
-from viewer import otlp_decode  # noqa: E402
+from viewer import otlp_decode, traces  # noqa: E402
 
 SLOW = "4bf92f3577b34da6a3ce929d0e0e4736"
 FAST = "0af7651916cd43dd8448eb211c80319c"
@@ -152,9 +152,39 @@ class DecodeTest(unittest.TestCase):
         self.assertEqual(reserve["flags"], 0x301)
         self.assertEqual(len(reserve["parent_span_id"]), 16)
 
+    def test_real_agent_capture(self):
+        """Bytes our exporter really sent (recorded/README.md): three orders, three traces."""
+        spans, rej = otlp_decode.decode_protobuf(read_recorded("agent_shop_three_orders.pb"))
+        self.assertEqual((len(spans), rej), (22, []))
+        by = {}
+        for sp in spans:
+            by.setdefault(sp["trace_id"], []).append(sp)
+        self.assertEqual(len(by), 3)
+        views = sorted((traces.analyze(t, ss) for t, ss in by.items()), key=lambda v: v.t0)
+        roots = [v.rows[0].span for v in views]
+        self.assertEqual([(r["service"], r["kind_name"], r["name"]) for r in roots],
+                         [("order", "SERVER", "POST /orders")] * 3)
+        self.assertEqual([r["attributes"]["http.response.status_code"] for r in roots],
+                         [201, 201, 402])
+        slow = views[1]
+        self.assertEqual((slow.dominant.span["service"], slow.dominant.span["name"]),
+                         ("inventory", "POST /stock/{item}/reserve"))
+        self.assertGreater(slow.dominant.self_ns, 290 * 10**6)
+        self.assertEqual([(n.depth, n.span["service"], n.span["kind_name"]) for n in slow.rows],
+                         [(0, "order", "SERVER"), (1, "order", "CLIENT"),
+                          (2, "inventory", "SERVER"), (1, "order", "CLIENT"),
+                          (2, "inventory", "SERVER"), (1, "order", "CLIENT"),
+                          (1, "order", "CLIENT"), (2, "notification", "SERVER")])
+        self.assertFalse(any(n.orphan for v in views for n in v.rows))
+        res = roots[0]["resource"]
+        self.assertEqual(res["telemetry.sdk.name"], "wiretrace")
+        self.assertIsInstance(res["process.pid"], int)
+
     def test_value_types(self):
-        av = (s(1, "k") + s(2, fld(3, 0, (-5) & (2**64 - 1))), s(1, "d") + s(2, fld(4, 1, 0x3FF8000000000000)),
-              s(1, "b") + s(2, fld(2, 0, 1)), s(1, "a") + s(2, s(5, s(1, s(1, "x")) + s(1, s(1, "y")))))
+        av = (s(1, "k") + s(2, fld(3, 0, (-5) & (2**64 - 1))),
+              s(1, "d") + s(2, fld(4, 1, 0x3FF8000000000000)),  # 1.5
+              s(1, "b") + s(2, fld(2, 0, 1)),
+              s(1, "a") + s(2, s(5, s(1, s(1, "x")) + s(1, s(1, "y")))))
         sp = pb_span("11" * 16, "22" * 8, None, "n", 1, 0, 1, b"".join(s(9, x) for x in av) +
                      s(15, s(2, "boom") + fld(3, 0, 2)) + s(99, "unknown field is skipped"))
         spans, rej = otlp_decode.decode_protobuf(pb_request("svc", [sp]))
@@ -200,10 +230,60 @@ class DecodeTest(unittest.TestCase):
             {"key": "service.name", "value": {"stringValue": "x"}}]}, "scope_spans": [{
                 "spans": [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "name": "GET",
                            "kind": "SPAN_KIND_CLIENT", "start_time_unix_nano": 5,
-                           "end_time_unix_nano": "7", "status": {"code": "STATUS_CODE_ERROR"}}]}]}]})
+                           "end_time_unix_nano": "7",
+                           "status": {"code": "STATUS_CODE_ERROR"}}]}]}]})
         spans, _ = otlp_decode.decode_json(body.encode())
         self.assertEqual((spans[0]["kind"], spans[0]["status_code"], spans[0]["end_ns"],
                           spans[0]["service"]), (3, 2, 7, "x"))
+
+
+class CrossCheckTest(unittest.TestCase):
+    """The same bodies through tests/e2e/otlp_receiver.js (protobufjs, strict schema walk):
+    both decoders must see the same spans, attribute for attribute."""
+
+    def test_same_spans_as_protobufjs(self):
+        node = shutil.which("node")
+        recv = os.path.join(SRC, "tests", "e2e", "otlp_receiver.js")
+        mods = os.environ.get("WT_NODE_MODULES") or os.path.join(SRC, "tests", "e2e",
+                                                                 "node_modules")
+        if not node or not os.path.exists(recv) or not os.path.isdir(mods):
+            self.skipTest("node, otlp_receiver.js or its node_modules missing (npm ci)")
+        with tempfile.TemporaryDirectory(prefix="wtxchk.") as tmp:
+            out = os.path.join(tmp, "spans.jsonl")
+            p = subprocess.Popen([node, recv, "--strict", "--out", out, "--modules", mods],
+                                 stdout=subprocess.PIPE, text=True)
+            try:
+                port = json.loads(p.stdout.readline())["http"]
+                mine = []
+                for name in ("agent_shop_three_orders.pb", "shop_two_orders.pb"):
+                    body = read_recorded(name)
+                    self.assertEqual(post(port, body)[0], 200, name)
+                    mine += otlp_decode.decode_protobuf(body)[0]
+            finally:
+                p.terminate()
+                p.wait(timeout=20)
+                p.stdout.close()
+            with open(out) as f:
+                theirs = [json.loads(line) for line in f]
+
+        def norm(v):
+            return [norm(x) for x in v] if isinstance(v, list) else str(v)
+
+        a = sorted((sp["trace_id"], sp["span_id"], sp["parent_span_id"], sp["name"], sp["kind"],
+                    str(sp["start_ns"]), str(sp["end_ns"]), sp["status_code"],
+                    json.dumps({k: norm(v) for k, v in sp["attributes"].items()},
+                               sort_keys=True),
+                    json.dumps({k: norm(v) for k, v in sp["resource"].items()},
+                               sort_keys=True)) for sp in mine)
+        b = sorted((sp["traceId"], sp["spanId"], sp["parentSpanId"], sp["name"], sp["kind"],
+                    str(sp["startTimeUnixNano"]), str(sp["endTimeUnixNano"]),
+                    (sp.get("status") or {}).get("code", 0),
+                    json.dumps({k: norm(v) for k, v in sp["attributes"].items()},
+                               sort_keys=True),
+                    json.dumps({k: norm(v) for k, v in sp["resource"].items()},
+                               sort_keys=True)) for sp in theirs)
+        self.assertEqual(len(a), 40)
+        self.assertEqual(a, b)
 
 
 class ReceiverTest(unittest.TestCase):

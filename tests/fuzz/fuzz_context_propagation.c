@@ -25,10 +25,10 @@
 
 #define MAXF 8
 
-#define CHECK(x)                                                                             \
-	do {                                                                                 \
-		if (!(x))                                                                    \
-			__builtin_trap();                                                    \
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x))                                                                          \
+			__builtin_trap();                                                          \
 	} while (0)
 
 static void check_traceparent(const char *v, size_t len)
@@ -56,7 +56,8 @@ static void check_traceparent(const char *v, size_t len)
 	CHECK(strlen(f1) == CTX_TRACEPARENT_LEN);
 	CHECK(f1[0] == '0' && f1[1] == '0' && f1[2] == '-' && f1[35] == '-' && f1[52] == '-');
 	for (int i = 0; i < CTX_TRACEPARENT_LEN; i++)
-		CHECK(f1[i] == '-' || (f1[i] >= '0' && f1[i] <= '9') || (f1[i] >= 'a' && f1[i] <= 'f'));
+		CHECK(f1[i] == '-' || (f1[i] >= '0' && f1[i] <= '9') ||
+		      (f1[i] >= 'a' && f1[i] <= 'f'));
 	CHECK(ctx_tp_parse(f1, CTX_TRACEPARENT_LEN, &b) == 0);
 	CHECK(memcmp(a.trace_id, b.trace_id, 16) == 0);
 	CHECK(memcmp(a.span_id, b.span_id, 8) == 0);

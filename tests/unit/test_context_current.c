@@ -122,9 +122,9 @@ static void test_per_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_get_clear),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_per_thread),
+	    cmocka_unit_test(test_set_get_clear),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_per_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

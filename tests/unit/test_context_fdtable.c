@@ -18,8 +18,8 @@
 
 static void test_out_of_range(void **state)
 {
-	static const int bad[] = {-1, -2, -1024, INT_MIN, (int)CTX_FD_MAX, (int)CTX_FD_MAX + 1,
-				  INT_MAX};
+	static const int bad[] = {-1,     -2, -1024, INT_MIN, (int)CTX_FD_MAX, (int)CTX_FD_MAX + 1,
+	                          INT_MAX};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -61,8 +61,8 @@ static void test_lazy_create(void **state)
 
 static void test_large_fds(void **state)
 {
-	static const int fds[] = {0, 1, 1023, 1024, 65535, 1 << 20, (1 << 20) + 1,
-				  (int)CTX_FD_MAX - 1};
+	static const int fds[] = {0,     1,       1023,          1024,
+	                          65535, 1 << 20, (1 << 20) + 1, (int)CTX_FD_MAX - 1};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -141,10 +141,10 @@ static void test_concurrent_create(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_out_of_range),
-		cmocka_unit_test(test_lazy_create),
-		cmocka_unit_test(test_large_fds),
-		cmocka_unit_test(test_concurrent_create),
+	    cmocka_unit_test(test_out_of_range),
+	    cmocka_unit_test(test_lazy_create),
+	    cmocka_unit_test(test_large_fds),
+	    cmocka_unit_test(test_concurrent_create),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,11 +206,9 @@ static void test_signal_handler(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_never_zero),
-		cmocka_unit_test(test_bits_uniform),
-		cmocka_unit_test(test_threads_distinct),
-		cmocka_unit_test(test_fork_reseeds),
-		cmocka_unit_test(test_signal_handler),
+	    cmocka_unit_test(test_never_zero),       cmocka_unit_test(test_bits_uniform),
+	    cmocka_unit_test(test_threads_distinct), cmocka_unit_test(test_fork_reseeds),
+	    cmocka_unit_test(test_signal_handler),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

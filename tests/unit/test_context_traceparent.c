@@ -30,6 +30,7 @@ struct tp_vec {
 	int flags;
 };
 
+/* clang-format off */
 static const struct tp_vec vecs[] = {
 	/* valid version 00 */
 	{"v00 sampled", "00-" TID "-" SID "-01", 0, TID, SID, 0x01},
@@ -57,7 +58,8 @@ static const struct tp_vec vecs[] = {
 	/* future versions */
 	{"v01 exact", "01-" TID "-" SID "-01", 0, TID, SID, 1},
 	{"vcc exact", "cc-" TID "-" SID "-01", 0, TID, SID, 1},
-	{"vcc with extension", "cc-" TID "-" SID "-01-what-the-future-will-be-like", 0, TID, SID, 1},
+	{"vcc with extension", "cc-" TID "-" SID "-01-what-the-future-will-be-like", 0,
+	 TID, SID, 1},
 	{"vfe dash then nothing", "fe-" TID "-" SID "-09-", 0, TID, SID, 9},
 	{"vcc extension with trailing OWS", "cc-" TID "-" SID "-01-x  ", 0, TID, SID, 1},
 	{"vcc non-dash after flags", "cc-" TID "-" SID "-01.what-the-future", -EINVAL, NULL, NULL, 0},
@@ -74,7 +76,8 @@ static const struct tp_vec vecs[] = {
 	{"version too long 3", "000-" TID "-" SID "-01", -EINVAL, NULL, NULL, 0},
 	{"version too long 4", "0000-" TID "-" SID "-01", -EINVAL, NULL, NULL, 0},
 	{"version too short", "0-" TID "-" SID "-01", -EINVAL, NULL, NULL, 0},
-	{"version 00 with extension", "00-" TID "-" SID "-01-what-the-future-will-be-like", -EINVAL, NULL, NULL, 0},
+	{"version 00 with extension", "00-" TID "-" SID "-01-what-the-future-will-be-like",
+	 -EINVAL, NULL, NULL, 0},
 	{"version 00 trailing dot", "00-" TID "-" SID "-01.", -EINVAL, NULL, NULL, 0},
 	{"version 00 trailing dash", "00-" TID "-" SID "-01-", -EINVAL, NULL, NULL, 0},
 	/* trace-id */
@@ -103,8 +106,10 @@ static const struct tp_vec vecs[] = {
 	{"underscore separators", "00_" TID "_" SID "_01", -EINVAL, NULL, NULL, 0},
 	{"missing first dash", "00" TID "-" SID "-01x", -EINVAL, NULL, NULL, 0},
 	{"dash moved", "00-" TID SID "--01", -EINVAL, NULL, NULL, 0},
-	{"garbage 55 chars", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", -EINVAL, NULL, NULL, 0},
+	{"garbage 55 chars", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	 -EINVAL, NULL, NULL, 0},
 };
+/* clang-format on */
 
 static void unhex(const char *s, uint8_t *out, size_t n)
 {
@@ -160,7 +165,7 @@ static void test_format_roundtrip(void **state)
 		assert_int_equal(ctx_tp_format(&a, buf), CTX_TRACEPARENT_LEN);
 		assert_int_equal(strlen(buf), CTX_TRACEPARENT_LEN);
 		snprintf(want, sizeof(want), "00-%s-%s-%02x", vecs[i].trace, vecs[i].span,
-			 vecs[i].flags & CTX_FLAGS_KNOWN);
+		         vecs[i].flags & CTX_FLAGS_KNOWN);
 		if (strcmp(buf, want) != 0)
 			fail_msg("vector '%s': formatted %s, want %s", vecs[i].name, buf, want);
 		assert_int_equal(ctx_tp_parse(buf, strlen(buf), &b), 0);
@@ -206,10 +211,10 @@ static void test_length_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_format_roundtrip),
-		cmocka_unit_test(test_format_masks_flags),
-		cmocka_unit_test(test_length_bounds),
+	    cmocka_unit_test(test_vectors),
+	    cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_format_masks_flags),
+	    cmocka_unit_test(test_length_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

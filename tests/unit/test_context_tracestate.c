@@ -29,6 +29,7 @@ struct ts_vec {
 	const char *want; /* normalised output when rc == 0 */
 };
 
+/* clang-format off */
 static const struct ts_vec vecs[] = {
 	/* well-formed */
 	{"single", {"foo=1"}, 0, "foo=1"},
@@ -106,6 +107,7 @@ static const struct ts_vec vecs[] = {
 	{"duplicate key not adjacent", {"foo=1,bar=2,foo=3"}, -EINVAL, NULL},
 	{"prefix keys are distinct", {"foo=1,foob=2,fo=3"}, 0, "foo=1,foob=2,fo=3"},
 };
+/* clang-format on */
 
 static int run(const char *const *f, size_t n, char *out, size_t *len)
 {
@@ -138,7 +140,7 @@ static void test_vectors(void **state)
 		}
 		if (strcmp(out, t->want) != 0 || len != strlen(t->want))
 			fail_msg("vector '%s': got '%s' (%zu), want '%s'", t->name, out, len,
-				 t->want);
+			         t->want);
 	}
 }
 
@@ -375,15 +377,15 @@ static void test_slice_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_key_value_limits),
-		cmocka_unit_test(test_member_count),
-		cmocka_unit_test(test_truncation_from_right),
-		cmocka_unit_test(test_truncation_long_first),
-		cmocka_unit_test(test_truncation_long_then_right),
-		cmocka_unit_test(test_fixed_point),
-		cmocka_unit_test(test_small_buffer),
-		cmocka_unit_test(test_slice_bounds),
+	    cmocka_unit_test(test_vectors),
+	    cmocka_unit_test(test_key_value_limits),
+	    cmocka_unit_test(test_member_count),
+	    cmocka_unit_test(test_truncation_from_right),
+	    cmocka_unit_test(test_truncation_long_first),
+	    cmocka_unit_test(test_truncation_long_then_right),
+	    cmocka_unit_test(test_fixed_point),
+	    cmocka_unit_test(test_small_buffer),
+	    cmocka_unit_test(test_slice_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

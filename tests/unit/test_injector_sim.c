@@ -46,8 +46,8 @@ struct stream {
 	char s[STREAM_MAX];
 	size_t T;
 	int nq;
-	size_t q[MAXQ];              /* insertion offsets in the program stream, sorted */
-	size_t il[MAXQ];             /* insertion lengths */
+	size_t q[MAXQ];                /* insertion offsets in the program stream, sorted */
+	size_t il[MAXQ];               /* insertion lengths */
 	char ib[MAXQ][INJ_INSERT_MAX]; /* insertion bytes */
 	/* expected peer stream */
 	char out[OUT_MAX];
@@ -88,7 +88,7 @@ static void add_insert(struct stream *s, size_t len)
 /* One request: `head` (request line and header lines, each ending in CRLF), the insertions
  * planned at the blank line, the blank line, then `body`. */
 static void add_request(struct stream *s, const char *head, const size_t *lens, int nlens,
-			const char *body)
+                        const char *body)
 {
 	add_text(s, head);
 	for (int i = 0; i < nlens; i++)
@@ -136,7 +136,7 @@ static void build_streams(void)
 	s = &streams[nstreams++];
 	s->name = "post+body";
 	add_request(s, "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 23\r\n", tp_ts, 1,
-		    "{\"hello\": \"world\", \"\"}\n");
+	            "{\"hello\": \"world\", \"\"}\n");
 	s = &streams[nstreams++];
 	s->name = "pipelined";
 	add_request(s, "GET /1 HTTP/1.1\r\nHost: h\r\n", tp, 1, "");
@@ -154,9 +154,9 @@ static void build_streams(void)
 	s->name = "many-heads";
 	for (int i = 0; i < 14; i++) {
 		snprintf(head, sizeof(head),
-			 "GET /item/%04d HTTP/1.1\r\nHost: backend.example\r\n"
-			 "User-Agent: sim/1.0\r\nAccept: */*\r\nX-Req: %d\r\n",
-			 i, i * 31);
+		         "GET /item/%04d HTTP/1.1\r\nHost: backend.example\r\n"
+		         "User-Agent: sim/1.0\r\nAccept: */*\r\nX-Req: %d\r\n",
+		         i, i * 31);
 		add_request(s, head, tp, 1, "");
 	}
 	/* Tiny pipelined heads: more than INJ_MAX_INSERTS insertion points in one call. */
@@ -176,9 +176,9 @@ enum script_kind { SC_ALL, SC_CUT, SC_CUT_ERR, SC_ERR, SC_ONE, SC_CAP, SC_RAND }
 
 struct script {
 	enum script_kind kind;
-	int j;     /* call number the script acts on */
-	size_t k;  /* bytes taken at call j (SC_CUT: 0 = EAGAIN), or room a call (SC_CAP) */
-	int err;   /* errno for SC_ERR, SC_CUT_ERR */
+	int j;    /* call number the script acts on */
+	size_t k; /* bytes taken at call j (SC_CUT: 0 = EAGAIN), or room a call (SC_CAP) */
+	int err;  /* errno for SC_ERR, SC_CUT_ERR */
 	uint64_t seed;
 };
 
@@ -364,12 +364,12 @@ static int cut_offer(int cnt, size_t len)
 
 static char what[200];
 
-#define CHECK(cond, ...)                                                                     \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			print_error("%s: ", what);                                           \
-			fail_msg(__VA_ARGS__);                                               \
-		}                                                                            \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			print_error("%s: ", what);                                                 \
+			fail_msg(__VA_ARGS__);                                                     \
+		}                                                                                  \
 	} while (0)
 
 /* After a call: the peer, the counts, ins_done and the pending bytes agree with the model. */
@@ -396,7 +396,7 @@ static void check_state(const struct stream *st, const struct inj_state *state, 
 
 /* Plan the insertions inside the call [p, p + *len): at most INJ_MAX_INSERTS, else offer less. */
 static int plan(const struct stream *st, size_t p, int qc, int *cnt, size_t *len,
-		struct inj_insert *ins)
+                struct inj_insert *ins)
 {
 	int nins = 0;
 
@@ -432,8 +432,8 @@ static bool run_one(const struct stream *st, enum style sty, const struct script
 	sim.max_offered = 0;
 	sim.fault[0] = '\0';
 	snprintf(what, sizeof(what), "stream %s, style %s, script %d j=%d k=%zu err=%d seed=%llu",
-		 st->name, style_names[sty], sc->kind, sc->j, sc->k, sc->err,
-		 (unsigned long long)sc->seed);
+	         st->name, style_names[sty], sc->kind, sc->j, sc->k, sc->err,
+	         (unsigned long long)sc->seed);
 	while (p < st->T) {
 		size_t len;
 		int cnt = make_offer(st, sty, p, &len), nins, done = -1;
@@ -453,8 +453,8 @@ static bool run_one(const struct stream *st, enum style sty, const struct script
 			CHECK((size_t)r <= len, "returned %zd for %zu bytes", r, len);
 			/* A kernel that takes everything: the program gets everything, as it would
 			 * from one writev on a blocking stream socket. */
-			CHECK(sc->kind != SC_ALL || (size_t)r == len, "short count %zd of %zu bytes",
-			      r, len);
+			CHECK(sc->kind != SC_ALL || (size_t)r == len,
+			      "short count %zd of %zu bytes", r, len);
 			p += (size_t)r;
 			sum += (size_t)r;
 		}
@@ -471,7 +471,7 @@ static long combos;
 
 /* Every (j, k) of a grid J x K1, or an evenly spread sample of `budget` of them. */
 static void grid(const struct stream *st, enum style sty, struct script sc, int J, size_t K1,
-		 size_t kmin, long budget)
+                 size_t kmin, long budget)
 {
 	size_t total = (size_t)J * K1, step = 1;
 
@@ -528,7 +528,7 @@ static void test_small_streams(void **state)
 	combos = 0;
 	for (int i = 0; i < 5; i++)
 		for (int sty = 0; sty < ST_COUNT; sty++)
-			run_all_scripts(&streams[i], (enum style)sty, 20000);
+			run_all_scripts(&streams[i], (enum style)sty, 60000);
 	print_message("small streams: %ld simulated combinations\n", combos);
 	assert_true(combos >= 20000);
 }
@@ -539,7 +539,7 @@ static void test_large_streams(void **state)
 	combos = 0;
 	for (int i = 5; i < nstreams; i++)
 		for (int sty = 0; sty < ST_COUNT; sty++)
-			run_all_scripts(&streams[i], (enum style)sty, 600);
+			run_all_scripts(&streams[i], (enum style)sty, 2500);
 	print_message("large streams: %ld simulated combinations\n", combos);
 	assert_true(combos >= 5000);
 }
@@ -547,8 +547,8 @@ static void test_large_streams(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small_streams),
-		cmocka_unit_test(test_large_streams),
+	    cmocka_unit_test(test_small_streams),
+	    cmocka_unit_test(test_large_streams),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -106,8 +106,8 @@ struct ins_spec {
 
 struct row {
 	const char *name;
-	const char *pending;   /* before the call, NULL = none */
-	const char *prog[6];   /* program buffers, NULL-terminated ("" = an empty iovec) */
+	const char *pending; /* before the call, NULL = none */
+	const char *prog[6]; /* program buffers, NULL-terminated ("" = an empty iovec) */
 	struct ins_spec ins[3];
 	int nins;
 	long script[4];
@@ -119,6 +119,9 @@ struct row {
 	int calls;
 };
 
+/* name, pending, program buffers, insertions, nins, script, nscript,
+ * result, ins_done, peer bytes, pending after, kernel calls */
+// clang-format off
 static const struct row rows[] = {
 	{"no insertion, nothing pending", NULL, {"GET / HTTP/1.1\r\n\r\n"}, {{0}}, 0, {ALL}, 1,
 	 18, 0, "GET / HTTP/1.1\r\n\r\n", NULL, 1},
@@ -191,6 +194,7 @@ static const struct row rows[] = {
 	{"invalid with pending: pending untouched", "PEND", {"abc"}, {{4, "X"}}, 1, {ALL}, 1,
 	 -EINVAL, 0, "", "PEND", 0},
 };
+// clang-format on
 
 static void run_row(const struct row *r)
 {
@@ -242,8 +246,7 @@ static void test_fast_path_is_the_program_call(void **state)
 	for (int i = 0; i <= IOV_MAX; i++)
 		big[i] = (struct iovec){"z", 1};
 	k = (struct kern){.script = &efault, .nscript = 1};
-	assert_int_equal(inj_write(&st, big, IOV_MAX + 1, NULL, 0, NULL, kern_writev, &k),
-			 -EFAULT);
+	assert_int_equal(inj_write(&st, big, IOV_MAX + 1, NULL, 0, NULL, kern_writev, &k), -EFAULT);
 	assert_ptr_equal(k.last_iov, big);
 }
 
@@ -262,17 +265,17 @@ static void test_invalid_arguments(void **state)
 		int nins;
 		ssize_t ret;
 	} t[] = {
-		{iov, -1, &ok, 1, -EINVAL},
-		{big, IOV_MAX + 1, &ok, 1, -EINVAL},
-		{NULL, 1, &ok, 1, -EINVAL},
-		{huge, 2, &ok, 1, -EINVAL},
-		{iov, 2, many, INJ_MAX_INSERTS + 1, -EINVAL},
-		{iov, 2, &ok, -1, -EINVAL},
-		{iov, 2, NULL, 1, -EINVAL},
-		{iov, 2, &nul, 1, -EINVAL},
-		{iov, 2, &lng, 1, -EINVAL},
-		{iov, 2, many, INJ_MAX_INSERTS, 5},
-		{iov, 2, &at_end, 1, 5},
+	    {iov, -1, &ok, 1, -EINVAL},
+	    {big, IOV_MAX + 1, &ok, 1, -EINVAL},
+	    {NULL, 1, &ok, 1, -EINVAL},
+	    {huge, 2, &ok, 1, -EINVAL},
+	    {iov, 2, many, INJ_MAX_INSERTS + 1, -EINVAL},
+	    {iov, 2, &ok, -1, -EINVAL},
+	    {iov, 2, NULL, 1, -EINVAL},
+	    {iov, 2, &nul, 1, -EINVAL},
+	    {iov, 2, &lng, 1, -EINVAL},
+	    {iov, 2, many, INJ_MAX_INSERTS, 5},
+	    {iov, 2, &at_end, 1, 5},
 	};
 
 	(void)state;
@@ -289,8 +292,8 @@ static void test_invalid_arguments(void **state)
 		print_message("invalid case %zu\n", i);
 		set_pending(&st, "PEND");
 		assert_int_equal(inj_write(&st, t[i].iov, t[i].iovcnt, t[i].ins, t[i].nins, &done,
-					   kern_writev, &k),
-				 t[i].ret);
+		                           kern_writev, &k),
+		                 t[i].ret);
 		if (t[i].ret < 0) {
 			assert_int_equal(k.calls, 0);
 			assert_int_equal(done, 0);
@@ -343,7 +346,7 @@ static void test_iov_max_all_taken(void **state)
 	(void)state;
 	set_pending(&st, "PEND");
 	assert_int_equal(inj_write(&st, many_iov, IOV_MAX, ins, nins, &done, kern_writev, &k),
-			 IOV_MAX);
+	                 IOV_MAX);
 	assert_int_equal(done, nins);
 	assert_int_equal(k.plen, 4 + elen);
 	assert_memory_equal(k.peer, "PEND", 4);
@@ -380,7 +383,7 @@ static void test_iov_max_error_after_first_piece(void **state)
 	assert_false(inj_state_pending(&st));
 }
 
-/* ---- inj_flush_pending ------------------------------------------------------------------------ */
+/* ---- inj_flush_pending ----------------------------------------------------------------------- */
 
 static void test_flush(void **state)
 {
@@ -393,16 +396,16 @@ static void test_flush(void **state)
 		const char *after;
 		int calls;
 	} t[] = {
-		{NULL, {ALL}, 1, 0, "", NULL, 0},
-		{"PEND", {ALL}, 1, 0, "PEND", NULL, 1},
-		{"PEND", {2, ALL}, 2, 0, "PEND", NULL, 2},
-		{"PEND", {1, 1, 1}, 3, 0, "PEND", NULL, 4},
-		{"PEND", {2, -EAGAIN}, 2, -EAGAIN, "PE", "ND", 2},
-		{"PEND", {-EINTR}, 1, -EINTR, "", "PEND", 1},
-		{"PEND", {3, -EPIPE}, 2, -EPIPE, "PEN", "D", 2},
-		{"PEND", {0}, 1, -EIO, "", "PEND", 1},
-		{"PEND", {100}, 1, 0, "PEND", NULL, 1},
-		{"PEND", {ERRNO0}, 1, -EIO, "", "PEND", 1},
+	    {NULL, {ALL}, 1, 0, "", NULL, 0},
+	    {"PEND", {ALL}, 1, 0, "PEND", NULL, 1},
+	    {"PEND", {2, ALL}, 2, 0, "PEND", NULL, 2},
+	    {"PEND", {1, 1, 1}, 3, 0, "PEND", NULL, 4},
+	    {"PEND", {2, -EAGAIN}, 2, -EAGAIN, "PE", "ND", 2},
+	    {"PEND", {-EINTR}, 1, -EINTR, "", "PEND", 1},
+	    {"PEND", {3, -EPIPE}, 2, -EPIPE, "PEN", "D", 2},
+	    {"PEND", {0}, 1, -EIO, "", "PEND", 1},
+	    {"PEND", {100}, 1, 0, "PEND", NULL, 1},
+	    {"PEND", {ERRNO0}, 1, -EIO, "", "PEND", 1},
 	};
 
 	(void)state;
@@ -451,13 +454,13 @@ static void test_pending_then_next_call(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_fast_path_is_the_program_call),
-		cmocka_unit_test(test_invalid_arguments),
-		cmocka_unit_test(test_iov_max_all_taken),
-		cmocka_unit_test(test_iov_max_error_after_first_piece),
-		cmocka_unit_test(test_flush),
-		cmocka_unit_test(test_pending_then_next_call),
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_fast_path_is_the_program_call),
+	    cmocka_unit_test(test_invalid_arguments),
+	    cmocka_unit_test(test_iov_max_all_taken),
+	    cmocka_unit_test(test_iov_max_error_after_first_piece),
+	    cmocka_unit_test(test_flush),
+	    cmocka_unit_test(test_pending_then_next_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

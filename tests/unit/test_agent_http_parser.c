@@ -1,0 +1,1059 @@
+/*
+ * test_agent_http_parser.c - the incremental HTTP/1.x parser and head field extraction.
+ *
+ * The framing table lists message sequences with the events they must produce, offsets being
+ * absolute in the whole input (lengths of named pieces, so each number says what it is). Every
+ * case is replayed as one chunk, split in two at every offset, one byte at a time, and in
+ * pseudo-random three-way splits; each run must give exactly the table's events. The replay
+ * also checks the per-call contract (return values, offsets inside the chunk), that a captured
+ * head is the input's bytes up to the blank line, and that http_head_parse() agrees with the
+ * parser's framing on it. Then: the head extraction table, the Content-Length and
+ * Transfer-Encoding rules, sendfile skips, the buffer API, and a rough cost measurement.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "http_head.h"
+#include "http_parser.h"
+
+#define L(s) (sizeof(s) - 1)
+#define MAXEV 16
+
+struct xev {
+	int type;
+	size_t off; /* absolute */
+	unsigned flags;
+	int status;
+	int body;
+	uint64_t cl;
+	int reason;
+};
+
+#define HE(o, f, b, n) { HTTP_EV_HEAD_END, (o), (f), 0, (b), (n), 0 }
+#define RHE(o, f, st, b, n) { HTTP_EV_HEAD_END, (o), (f), (st), (b), (n), 0 }
+#define ME(o, f) { HTTP_EV_MESSAGE_END, (o), (f), 0, 0, 0, 0 }
+#define NH(o, r) { HTTP_EV_NOT_HTTP, (o), 0, 0, 0, 0, (r) }
+#define TL(o) { HTTP_EV_TOO_LARGE, (o), 0, 0, 0, 0, 0 }
+#define INC(o) { HTTP_EV_INCOMPLETE, (o), 0, 0, 0, 0, 0 }
+
+#define NOBUF ((size_t)-1) /* the harness declines every NEED_BUFFER */
+
+struct pcase {
+	const char *name;
+	int dir;
+	const char *in;
+	size_t len;
+	unsigned expect[4]; /* http_parser_expect_response() before response k */
+	size_t cap;         /* head buffer lent on NEED_BUFFER; 0 = HTTP_HEAD_MAX */
+	int eof;            /* call http_parser_eof() at the end */
+	struct xev ev[MAXEV];
+};
+
+#define REQ HTTP_DIR_REQUEST
+#define RSP HTTP_DIR_RESPONSE
+#define IN(s) .in = (s), .len = L(s)
+#define B_NONE HTTP_BODY_NONE
+#define B_LEN HTTP_BODY_LENGTH
+#define B_CH HTTP_BODY_CHUNKED
+#define B_EOF HTTP_BODY_EOF
+#define F_INT HTTP_EVF_INTERIM
+#define F_UPG HTTP_EVF_UPGRADE
+#define F_TRUNC HTTP_EVF_TRUNCATED
+
+/* --- pieces of the inputs ---------------------------------------------------------------- */
+
+#define GET1 "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t/1\r\n"
+#define GET10 "GET /index.html?q=1 HTTP/1.0\r\n"
+#define POST5 "POST /api HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+#define POST0 "POST /api HTTP/1.1\r\nContent-Length: 0\r\n"
+#define CHH "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+#define CHB                                                                                  \
+	"\r\n5;name=val;q=\"a b\"\r\nhello\r\nA ; x\r\n0123456789\r\n0;last\r\n"             \
+	"X-Trailer: t\r\nX-Other: u\r\n\r\n"
+#define CHB2 "\r\n1F\r\n0123456789abcdef0123456789abcde\r\n0000a\r\n0123456789\r\n0\r\n\r\n"
+#define PA "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+#define PB "GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+#define PC "GET /c HTTP/1.1\r\nHost: h\r\n\r\n"
+#define MX1 "POST /m HTTP/1.1\r\nContent-Length: 3\r\n"
+#define MX2 "PUT /n HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+#define MX2B "\r\n2\r\nab\r\n0\r\n\r\n"
+#define MX3 "DELETE /o HTTP/1.1\r\n"
+#define LF1 "GET / HTTP/1.1\nHost: a\n"
+#define MIX1 "GET / HTTP/1.1\r\nHost: a\nX: b\r\n"
+#define FOLD1 "GET / HTTP/1.1\r\nX-Long: a\r\n  b\r\n\tc\r\nHost: h\r\n"
+#define FOLDCL "POST / HTTP/1.1\r\nContent-Length: 5\r\n"
+#define FIRST "GET / HTTP/1.1\r\n"
+#define CL56 "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+#define CL55 "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\ncontent-length:5 \r\n"
+#define CLPLUS "POST / HTTP/1.1\r\nContent-Length: +5\r\n"
+#define TECL "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n"
+#define TEGZ "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n"
+#define TE10 "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"
+#define CHUNKED_H "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+#define BIGH "GET /a/rather/long/path HTTP/1.1\r\nHost: example.com\r\nCookie: 0123456789\r\n"
+#define EXPC "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+#define CONN "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+#define HEADM "HEAD /x HTTP/1.1\r\nHost: h\r\n"
+#define LOOK                                                                                 \
+	"POST / HTTP/1.1\r\nContent-Type: a\r\nContent-Lengths: 9\r\n"                        \
+	"Transfer-Encodings: chunked\r\nTE: chunked\r\ncontent-LENGTH: 2\r\n"
+#define R200 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+#define RCH "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+#define RCHB "\r\n3\r\nabc\r\n0\r\nExpires: x\r\n\r\n"
+#define RHEAD1 "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+#define RHEAD2 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+#define R204 "HTTP/1.1 204 No Content\r\n"
+#define R200Z "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+#define R304 "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n"
+#define R100 "HTTP/1.1 100 Continue\r\n"
+#define R103 "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
+#define R200A "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n"
+#define R101 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+#define RCLOSE "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+#define R10 "HTTP/1.0 200 OK\r\n"
+#define RKA1 "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n"
+#define RKA3 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+#define RGZ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+#define RNOR "HTTP/1.1 200\r\nContent-Length: 0\r\n"
+#define RCON "HTTP/1.1 200 Connection established\r\n"
+#define R407 "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 3\r\n"
+#define RCL56 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n"
+#define RLF "HTTP/1.1 200 OK\nContent-Length: 3\n"
+#define RBIG "HTTP/1.1 200 OK\r\nServer: a-server-with-a-long-name\r\nContent-Length: 2\r\n"
+#define RTECL "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n"
+#define R10TE "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n"
+#define RX1 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+#define RX2 "HTTP/1.1 204 No\r\n"
+
+static const struct pcase cases[] = {
+	/* requests */
+	{ "get", REQ, IN(GET1 "\r\n"), .ev = { HE(L(GET1), 0, B_NONE, 0), ME(L(GET1) + 2, 0) } },
+	{ "get_1_0_no_headers", REQ, IN(GET10 "\r\n"),
+	  .ev = { HE(L(GET10), 0, B_NONE, 0), ME(L(GET10) + 2, 0) } },
+	{ "post_content_length", REQ, IN(POST5 "\r\nhello"),
+	  .ev = { HE(L(POST5), 0, B_LEN, 5), ME(L(POST5) + 7, 0) } },
+	{ "post_content_length_0", REQ, IN(POST0 "\r\n"),
+	  .ev = { HE(L(POST0), 0, B_NONE, 0), ME(L(POST0) + 2, 0) } },
+	{ "chunked_ext_trailers", REQ, IN(CHH CHB),
+	  .ev = { HE(L(CHH), 0, B_CH, 0), ME(L(CHH) + L(CHB), 0) } },
+	{ "chunked_hex_leading_zeros", REQ, IN(CHH CHB2),
+	  .ev = { HE(L(CHH), 0, B_CH, 0), ME(L(CHH) + L(CHB2), 0) } },
+	{ "pipelined_3_get", REQ, IN(PA PB PC),
+	  .ev = { HE(L(PA) - 2, 0, B_NONE, 0), ME(L(PA), 0),
+		  HE(L(PA) + L(PB) - 2, 0, B_NONE, 0), ME(L(PA) + L(PB), 0),
+		  HE(L(PA PB PC) - 2, 0, B_NONE, 0), ME(L(PA PB PC), 0) } },
+	{ "pipelined_length_chunked_none", REQ, IN(MX1 "\r\nabc" MX2 MX2B MX3 "\r\n"),
+	  .ev = { HE(L(MX1), 0, B_LEN, 3), ME(L(MX1) + 5, 0),
+		  HE(L(MX1) + 5 + L(MX2), 0, B_CH, 0), ME(L(MX1) + 5 + L(MX2 MX2B), 0),
+		  HE(L(MX1 "\r\nabc" MX2 MX2B MX3), 0, B_NONE, 0),
+		  ME(L(MX1 "\r\nabc" MX2 MX2B MX3) + 2, 0) } },
+	{ "bare_lf", REQ, IN(LF1 "\n"), .ev = { HE(L(LF1), 0, B_NONE, 0), ME(L(LF1) + 1, 0) } },
+	{ "mixed_crlf_lf", REQ, IN(MIX1 "\n"),
+	  .ev = { HE(L(MIX1), 0, B_NONE, 0), ME(L(MIX1) + 1, 0) } },
+	{ "obs_fold_accepted", REQ, IN(FOLD1 "\r\n"),
+	  .ev = { HE(L(FOLD1), 0, B_NONE, 0), ME(L(FOLD1) + 2, 0) } },
+	{ "obs_fold_on_content_length", REQ, IN(FOLDCL " 5\r\n\r\nhello"),
+	  .ev = { NH(L(FOLDCL), HTTP_R_HEADER) } },
+	{ "obs_fold_after_start_line", REQ, IN(FIRST " X: a\r\n\r\n"),
+	  .ev = { NH(L(FIRST), HTTP_R_HEADER) } },
+	{ "http_0_9", REQ, IN("GET /\r\n"), .ev = { NH(5, HTTP_R_HTTP09) } },
+	{ "double_space", REQ, IN("GET  / HTTP/1.1\r\n\r\n"), .ev = { NH(4, HTTP_R_START_LINE) } },
+	{ "missing_version", REQ, IN("GET / \r\n\r\n"), .ev = { NH(6, HTTP_R_START_LINE) } },
+	{ "unknown_methods", REQ, IN("PURGE /c HTTP/1.1\r\n\r\nM-SEARCH * HTTP/1.1\r\n\r\n"),
+	  .ev = { HE(19, 0, B_NONE, 0), ME(21, 0), HE(42, 0, B_NONE, 0), ME(44, 0) } },
+	{ "conflicting_content_length", REQ, IN(CL56 "\r\nhello!"),
+	  .ev = { NH(L(CL56), HTTP_R_LENGTH) } },
+	{ "identical_content_lengths", REQ, IN(CL55 "\r\nhello"),
+	  .ev = { HE(L(CL55), 0, B_LEN, 5), ME(L(CL55) + 7, 0) } },
+	{ "content_length_sign", REQ, IN(CLPLUS "\r\nhello"), .ev = { NH(L(CLPLUS), HTTP_R_LENGTH) } },
+	{ "chunked_wins_over_length", REQ, IN(TECL "\r\n2\r\nab\r\n0\r\n\r\n"),
+	  .ev = { HE(L(TECL), 0, B_CH, 0), ME(L(TECL) + 14, 0) } },
+	{ "request_te_not_chunked", REQ, IN(TEGZ "\r\nxx"), .ev = { NH(L(TEGZ), HTTP_R_TRANSFER) } },
+	{ "request_te_http_1_0", REQ, IN(TE10 "\r\n0\r\n\r\n"),
+	  .ev = { NH(L(TE10), HTTP_R_TRANSFER) } },
+	{ "chunk_size_overflow", REQ, IN(CHUNKED_H "FFFFFFFFFFFFFFFFF\r\n"),
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), NH(L(CHUNKED_H) + 15, HTTP_R_CHUNK) } },
+	{ "chunk_size_15_digits_ok", REQ, IN(CHUNKED_H "FFFFFFFFFFFFFFF\r\nab"), .eof = 1,
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), INC(L(CHUNKED_H) + 19) } },
+	{ "chunk_size_not_hex", REQ, IN(CHUNKED_H "zz\r\n"),
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), NH(L(CHUNKED_H), HTTP_R_CHUNK) } },
+	{ "chunk_data_without_crlf", REQ, IN(CHUNKED_H "5\r\nhelloX\r\n"),
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), NH(L(CHUNKED_H) + 8, HTTP_R_CHUNK) } },
+	{ "chunked_bare_lf_and_bws", REQ, IN(CHUNKED_H "5 \nhello\n3 ;a=b\nabc\r\n0\n\n"),
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), ME(L(CHUNKED_H) + 24, 0) } },
+	{ "head_over_cap", REQ, IN(BIGH "\r\nGET / HTTP/1.1\r\n\r\n"), .cap = 40,
+	  .ev = { TL(40), HE(L(BIGH), F_TRUNC, B_NONE, 0), ME(L(BIGH) + 2, F_TRUNC),
+		  HE(L(BIGH) + 18, 0, B_NONE, 0), ME(L(BIGH) + 20, 0) } },
+	{ "head_exactly_cap", REQ, IN(FIRST "\r\n"), .cap = L(FIRST),
+	  .ev = { HE(L(FIRST), 0, B_NONE, 0), ME(L(FIRST) + 2, 0) } },
+	{ "no_buffer_lent", REQ, IN(POST5 "\r\nhello"), .cap = NOBUF,
+	  .ev = { HE(L(POST5), F_TRUNC, B_LEN, 5), ME(L(POST5) + 7, F_TRUNC) } },
+	{ "binary", REQ, IN("\x00\x01\x02\xff"), .ev = { NH(0, HTTP_R_BINARY) } },
+	{ "tls_client_hello", REQ, IN("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+	  .ev = { NH(0, HTTP_R_TLS) } },
+	{ "http2_preface", REQ, IN("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), .ev = { NH(4, HTTP_R_HTTP2) } },
+	{ "leading_crlf", REQ, IN("\r\n" FIRST "\r\n"),
+	  .ev = { HE(2 + L(FIRST), 0, B_NONE, 0), ME(4 + L(FIRST), 0) } },
+	{ "too_many_leading_blanks", REQ, IN("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+	  .ev = { NH(8, HTTP_R_BINARY) } },
+	{ "space_before_colon", REQ, IN(FIRST "Host : a\r\n\r\n"),
+	  .ev = { NH(L(FIRST) + 4, HTTP_R_HEADER) } },
+	{ "bare_cr_in_value", REQ, IN(FIRST "X: a\rb\r\n\r\n"),
+	  .ev = { NH(L(FIRST) + 5, HTTP_R_HEADER) } },
+	{ "nul_in_value", REQ, IN(FIRST "X: a\0b\r\n\r\n"), .ev = { NH(L(FIRST) + 4, HTTP_R_HEADER) } },
+	{ "bad_name_char", REQ, IN(FIRST "X(y): 1\r\n\r\n"), .ev = { NH(L(FIRST) + 1, HTTP_R_HEADER) } },
+	{ "blank_cr_without_lf", REQ, IN(FIRST "\rX"),
+	  .ev = { HE(L(FIRST), 0, B_NONE, 0), NH(L(FIRST) + 1, HTTP_R_HEADER) } },
+	{ "http_1_0_keepalive", REQ, IN("GET / HTTP/1.0\r\n\r\nGET /2 HTTP/1.0\r\n\r\n"),
+	  .ev = { HE(16, 0, B_NONE, 0), ME(18, 0), HE(35, 0, B_NONE, 0), ME(37, 0) } },
+	{ "expect_continue", REQ, IN(EXPC "\r\nabc"),
+	  .ev = { HE(L(EXPC), 0, B_LEN, 3), ME(L(EXPC) + 5, 0) } },
+	{ "connect_then_tunnel", REQ, IN(CONN "\r\n\x16\x03\x01"),
+	  .ev = { HE(L(CONN), HTTP_EVF_METHOD_CONNECT, B_NONE, 0),
+		  ME(L(CONN) + 2, HTTP_EVF_METHOD_CONNECT), NH(L(CONN) + 2, HTTP_R_START_LINE) } },
+	{ "head_method", REQ, IN(HEADM "\r\n"),
+	  .ev = { HE(L(HEADM), HTTP_EVF_METHOD_HEAD, B_NONE, 0),
+		  ME(L(HEADM) + 2, HTTP_EVF_METHOD_HEAD) } },
+	{ "redis_inline", REQ, IN("*1\r\n$4\r\nPING\r\n"), .ev = { NH(2, HTTP_R_BINARY) } },
+	{ "eof_in_head", REQ, IN(FIRST "Host"), .eof = 1, .ev = { INC(L(FIRST) + 4) } },
+	{ "eof_between_messages", REQ, IN(FIRST "\r\n"), .eof = 1,
+	  .ev = { HE(L(FIRST), 0, B_NONE, 0), ME(L(FIRST) + 2, 0) } },
+	{ "garbage_after_message", REQ, IN(FIRST "\r\n\x00\x00"),
+	  .ev = { HE(L(FIRST), 0, B_NONE, 0), ME(L(FIRST) + 2, 0),
+		  NH(L(FIRST) + 2, HTTP_R_START_LINE) } },
+	{ "method_too_long", REQ, IN("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.1\r\n"),
+	  .ev = { NH(32, HTTP_R_BINARY) } },
+	{ "version_lowercase", REQ, IN("GET / http/1.1\r\n\r\n"), .ev = { NH(6, HTTP_R_START_LINE) } },
+	{ "version_2", REQ, IN("GET / HTTP/2.0\r\n\r\n"), .ev = { NH(11, HTTP_R_HTTP2) } },
+	{ "framing_name_lookalikes", REQ, IN(LOOK "\r\nok"),
+	  .ev = { HE(L(LOOK), 0, B_LEN, 2), ME(L(LOOK) + 4, 0) } },
+	{ "eof_in_chunked_body", REQ, IN(CHUNKED_H "5\r\nhe"), .eof = 1,
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), INC(L(CHUNKED_H) + 5) } },
+	{ "trailer_bad_start", REQ, IN(CHUNKED_H "0\r\n:x\r\n\r\n"),
+	  .ev = { HE(L(CHUNKED_H) - 2, 0, B_CH, 0), NH(L(CHUNKED_H) + 3, HTTP_R_CHUNK) } },
+
+	/* responses */
+	{ "resp_200_length", RSP, IN(R200 "\r\nhi"),
+	  .ev = { RHE(L(R200), 0, 200, B_LEN, 2), ME(L(R200) + 4, 0) } },
+	{ "resp_chunked_trailers", RSP, IN(RCH RCHB),
+	  .ev = { RHE(L(RCH), 0, 200, B_CH, 0), ME(L(RCH RCHB), 0) } },
+	{ "resp_to_head_then_next", RSP, IN(RHEAD1 "\r\n" RHEAD2 "\r\nx"),
+	  .expect = { HTTP_RESP_TO_HEAD, 0 },
+	  .ev = { RHE(L(RHEAD1), 0, 200, B_NONE, 0), ME(L(RHEAD1) + 2, 0),
+		  RHE(L(RHEAD1) + 2 + L(RHEAD2), 0, 200, B_LEN, 1),
+		  ME(L(RHEAD1) + 5 + L(RHEAD2), 0) } },
+	{ "resp_204_then_200", RSP, IN(R204 "\r\n" R200Z "\r\n"),
+	  .ev = { RHE(L(R204), 0, 204, B_NONE, 0), ME(L(R204) + 2, 0),
+		  RHE(L(R204) + 2 + L(R200Z), 0, 200, B_NONE, 0), ME(L(R204 R200Z) + 4, 0) } },
+	{ "resp_304_with_length", RSP, IN(R304 "\r\n"), .eof = 1,
+	  .ev = { RHE(L(R304), 0, 304, B_NONE, 0), ME(L(R304) + 2, 0) } },
+	{ "resp_100_then_200", RSP, IN(R100 "\r\n" R200 "\r\nok"),
+	  .ev = { RHE(L(R100), F_INT, 100, B_NONE, 0), ME(L(R100) + 2, F_INT),
+		  RHE(L(R100 R200) + 2, 0, 200, B_LEN, 2), ME(L(R100 R200) + 6, 0) } },
+	{ "resp_103_then_200_to_head", RSP, IN(R103 "\r\n" R200A "\r\n"),
+	  .expect = { HTTP_RESP_TO_HEAD },
+	  .ev = { RHE(L(R103), F_INT, 103, B_NONE, 0), ME(L(R103) + 2, F_INT),
+		  RHE(L(R103 R200A) + 2, 0, 200, B_NONE, 0), ME(L(R103 R200A) + 4, 0) } },
+	{ "resp_101_upgrade", RSP, IN(R101 "\r\n\x81\x05hello"),
+	  .ev = { RHE(L(R101), F_UPG, 101, B_NONE, 0), ME(L(R101) + 2, F_UPG),
+		  NH(L(R101) + 2, HTTP_R_UPGRADED) } },
+	{ "resp_until_eof", RSP, IN(RCLOSE "\r\nbody bytes"), .eof = 1,
+	  .ev = { RHE(L(RCLOSE), 0, 200, B_EOF, 0), ME(L(RCLOSE) + 12, HTTP_EVF_EOF) } },
+	{ "resp_1_0_until_eof", RSP, IN(R10 "\r\nabc"), .eof = 1,
+	  .ev = { RHE(L(R10), 0, 200, B_EOF, 0), ME(L(R10) + 5, HTTP_EVF_EOF) } },
+	{ "resp_keepalive_3", RSP, IN(RKA1 "\r\nabcd" RCH RCHB RKA3 "\r\n"),
+	  .ev = { RHE(L(RKA1), 0, 200, B_LEN, 4), ME(L(RKA1) + 6, 0),
+		  RHE(L(RKA1) + 6 + L(RCH), 0, 200, B_CH, 0), ME(L(RKA1) + 6 + L(RCH RCHB), 0),
+		  RHE(L(RKA1 RCH RCHB RKA3) + 6, 0, 404, B_NONE, 0),
+		  ME(L(RKA1 RCH RCHB RKA3) + 8, 0) } },
+	{ "resp_te_gzip_until_eof", RSP, IN(RGZ "\r\nzzzz"), .eof = 1,
+	  .ev = { RHE(L(RGZ), 0, 200, B_EOF, 0), ME(L(RGZ) + 6, HTTP_EVF_EOF) } },
+	{ "resp_no_reason", RSP, IN(RNOR "\r\n"),
+	  .ev = { RHE(L(RNOR), 0, 200, B_NONE, 0), ME(L(RNOR) + 2, 0) } },
+	{ "resp_bad_status", RSP, IN("HTTP/1.1 20 OK\r\n\r\n"), .ev = { NH(11, HTTP_R_START_LINE) } },
+	{ "resp_status_leading_zero", RSP, IN("HTTP/1.1 099 X\r\n\r\n"),
+	  .ev = { NH(9, HTTP_R_START_LINE) } },
+	{ "resp_http2", RSP, IN("HTTP/2 200\r\n\r\n"), .ev = { NH(5, HTTP_R_HTTP2) } },
+	{ "resp_connect_200", RSP, IN(RCON "\r\n\x16\x03\x01"), .expect = { HTTP_RESP_TO_CONNECT },
+	  .ev = { RHE(L(RCON), F_UPG, 200, B_NONE, 0), ME(L(RCON) + 2, F_UPG),
+		  NH(L(RCON) + 2, HTTP_R_UPGRADED) } },
+	{ "resp_connect_407", RSP, IN(R407 "\r\nabc"), .expect = { HTTP_RESP_TO_CONNECT },
+	  .ev = { RHE(L(R407), 0, 407, B_LEN, 3), ME(L(R407) + 5, 0) } },
+	{ "resp_ssh", RSP, IN("SSH-2.0-OpenSSH_9.2\r\n"), .ev = { NH(0, HTTP_R_BINARY) } },
+	{ "resp_tls", RSP, IN("\x16\x03\x03\x00\x7a\x02"), .ev = { NH(0, HTTP_R_TLS) } },
+	{ "resp_eof_in_chunked", RSP, IN(RCH "\r\n5\r\nab"), .eof = 1,
+	  .ev = { RHE(L(RCH), 0, 200, B_CH, 0), INC(L(RCH) + 7) } },
+	{ "resp_conflicting_length", RSP, IN(RCL56 "\r\nhello"),
+	  .ev = { NH(L(RCL56), HTTP_R_LENGTH) } },
+	{ "resp_bare_lf", RSP, IN(RLF "\nabc"),
+	  .ev = { RHE(L(RLF), 0, 200, B_LEN, 3), ME(L(RLF) + 4, 0) } },
+	{ "resp_head_over_cap", RSP, IN(RBIG "\r\nok"), .cap = 32,
+	  .ev = { TL(32), RHE(L(RBIG), F_TRUNC, 200, B_LEN, 2), ME(L(RBIG) + 4, F_TRUNC) } },
+	{ "resp_chunked_wins", RSP, IN(RTECL "\r\n0\r\n\r\n"),
+	  .ev = { RHE(L(RTECL), 0, 200, B_CH, 0), ME(L(RTECL) + 7, 0) } },
+	{ "resp_1_0_te", RSP, IN(R10TE "\r\n0\r\n\r\n"), .ev = { NH(L(R10TE), HTTP_R_TRANSFER) } },
+	{ "resp_blank_between", RSP, IN(RX1 "\r\nx\r\n" RX2 "\r\n"),
+	  .ev = { RHE(L(RX1), 0, 200, B_LEN, 1), ME(L(RX1) + 3, 0),
+		  RHE(L(RX1 RX2) + 5, 0, 204, B_NONE, 0), ME(L(RX1 RX2) + 7, 0) } },
+	{ "resp_eof_mid_length", RSP, IN(R200 "\r\nh"), .eof = 1,
+	  .ev = { RHE(L(R200), 0, 200, B_LEN, 2), INC(L(R200) + 3) } },
+	{ "resp_to_request_parser", REQ, IN(R200 "\r\nhi"), .ev = { NH(4, HTTP_R_BINARY) } },
+};
+
+/* --- replay ------------------------------------------------------------------------------ */
+
+struct run {
+	struct xev ev[MAXEV];
+	int n;
+	int need_buffer;
+	int heads_checked;
+};
+
+static char headbuf[HTTP_HEAD_MAX + 64];
+
+static void record(struct run *r, const struct http_event *ev, size_t abs)
+{
+	struct xev *x;
+
+	assert_true(r->n < MAXEV);
+	x = &r->ev[r->n++];
+	memset(x, 0, sizeof(*x));
+	x->type = ev->type;
+	x->off = abs;
+	if (ev->type == HTTP_EV_NOT_HTTP) {
+		x->reason = ev->reason;
+		return;
+	}
+	x->flags = ev->flags;
+	if (ev->type == HTTP_EV_HEAD_END) {
+		x->status = ev->status;
+		x->body = ev->body;
+		x->cl = ev->content_length;
+	}
+}
+
+/* A captured head must be the input's bytes from the head start to the blank line (obs-folds
+ * turned into spaces), and http_head_parse() must agree with the parser's framing on it. */
+static void check_head(const struct pcase *c, const struct http_event *ev, size_t head_start,
+		       size_t blank, struct run *r)
+{
+	struct http_head h;
+	size_t i;
+
+	if (!ev->head)
+		return;
+	assert_int_equal(ev->head_len, blank - head_start);
+	for (i = 0; i < ev->head_len; i++) {
+		char want = c->in[head_start + i];
+		if (ev->head[i] != want)
+			assert_true(ev->head[i] == ' ' && (want == '\r' || want == '\n'));
+	}
+	assert_int_equal(http_head_parse(ev->head, ev->head_len, c->dir, &h), 0);
+	if (c->dir == REQ) {
+		assert_int_equal(!!(h.flags & HTTP_HF_CHUNKED), ev->body == HTTP_BODY_CHUNKED);
+		if (ev->body == HTTP_BODY_LENGTH)
+			assert_int_equal(h.content_length, ev->content_length);
+	} else {
+		assert_int_equal(h.status, ev->status);
+	}
+	assert_int_equal(h.version_minor, ev->version_minor);
+	r->heads_checked++;
+}
+
+/* Feed c->in in the chunks ending at cuts[0..ncuts) (the last one == len). */
+static void replay(const struct pcase *c, const size_t *cuts, int ncuts, struct run *r)
+{
+	struct http_parser p;
+	struct http_event ev;
+	size_t cap = c->cap ? c->cap : HTTP_HEAD_MAX;
+	size_t base = 0, head_start = 0, n;
+	int k, nexp = 0, dead = 0;
+
+	memset(r, 0, sizeof(*r));
+	http_parser_init(&p, c->dir);
+	http_parser_expect_response(&p, c->expect[nexp++]);
+	for (k = 0; k < ncuts && !dead; k++) {
+		const char *d = c->in + base;
+		size_t len = cuts[k] - base;
+
+		while (len > 0) {
+			n = http_parser_feed(&p, d, len, &ev);
+			assert_true(n <= len);
+			assert_true(ev.off <= len);
+			switch (ev.type) {
+			case HTTP_EV_NONE:
+				assert_int_equal(n, len);
+				break;
+			case HTTP_EV_NEED_BUFFER:
+				assert_int_equal(n, ev.off);
+				r->need_buffer++;
+				head_start = (size_t)(d - c->in) + ev.off;
+				if (c->cap != NOBUF) {
+					memset(headbuf, 0x5a, sizeof(headbuf));
+					assert_int_equal(http_parser_attach_buffer(&p, headbuf, cap), 0);
+				}
+				break;
+			case HTTP_EV_NOT_HTTP:
+				assert_int_equal(n, len);
+				record(r, &ev, (size_t)(d - c->in) + ev.off);
+				/* dead for good: another feed says so again and eats everything */
+				n = http_parser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &ev);
+				assert_int_equal(n, 18);
+				assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+				dead = 1;
+				len = 0;
+				continue;
+			default:
+				assert_int_equal(n, ev.off);
+				record(r, &ev, (size_t)(d - c->in) + ev.off);
+				if (ev.type == HTTP_EV_HEAD_END)
+					check_head(c, &ev, head_start, (size_t)(d - c->in) + ev.off, r);
+				if ((ev.type == HTTP_EV_HEAD_END || ev.type == HTTP_EV_TOO_LARGE) &&
+				    c->cap != NOBUF)
+					assert_int_equal(headbuf[cap], 0x5a); /* nothing past cap */
+				if (ev.type == HTTP_EV_MESSAGE_END && !(ev.flags & HTTP_EVF_INTERIM) &&
+				    nexp < 4)
+					http_parser_expect_response(&p, c->expect[nexp++]);
+				break;
+			}
+			d += n;
+			len -= n;
+		}
+		base = cuts[k];
+	}
+	if (c->eof && !dead && http_parser_eof(&p, &ev) != HTTP_EV_NONE)
+		record(r, &ev, c->len);
+}
+
+static void expect_run(const struct pcase *c, const struct run *r, const char *how, size_t at)
+{
+	int i, n = 0;
+
+	while (n < MAXEV && c->ev[n].type != HTTP_EV_NONE)
+		n++;
+	for (i = 0; i < n || i < r->n; i++) {
+		const struct xev *w = i < n ? &c->ev[i] : NULL, *g = i < r->n ? &r->ev[i] : NULL;
+		if (w && g && memcmp(w, g, sizeof(*w)) == 0)
+			continue;
+		print_error("case %s (%s %zu): event %d: want type %d off %zu flags %#x status %d "
+			    "body %d cl %llu reason %d; got type %d off %zu flags %#x status %d body "
+			    "%d cl %llu reason %d\n",
+			    c->name, how, at, i, w ? w->type : -1, w ? w->off : 0, w ? w->flags : 0,
+			    w ? w->status : 0, w ? w->body : 0, w ? (unsigned long long)w->cl : 0,
+			    w ? w->reason : 0, g ? g->type : -1, g ? g->off : 0, g ? g->flags : 0,
+			    g ? g->status : 0, g ? g->body : 0, g ? (unsigned long long)g->cl : 0,
+			    g ? g->reason : 0);
+		fail();
+	}
+}
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static void test_table_size(void **state)
+{
+	(void)state;
+	assert_true(NCASES >= 40);
+}
+
+static void test_whole(void **state)
+{
+	struct run r;
+	size_t i, checked = 0, captured = 0;
+	int k;
+
+	(void)state;
+	for (i = 0; i < NCASES; i++) {
+		replay(&cases[i], &cases[i].len, 1, &r);
+		expect_run(&cases[i], &r, "whole", 0);
+		checked += (size_t)r.heads_checked;
+		for (k = 0; k < MAXEV && cases[i].cap != NOBUF; k++)
+			captured += cases[i].ev[k].type == HTTP_EV_HEAD_END &&
+				    !(cases[i].ev[k].flags & F_TRUNC);
+	}
+	assert_int_equal(checked, captured); /* every captured head was checked */
+	assert_true(captured >= 60);
+}
+
+static void test_two_chunks(void **state)
+{
+	struct run r, whole;
+	size_t i, k, cuts[2];
+
+	(void)state;
+	for (i = 0; i < NCASES; i++) {
+		replay(&cases[i], &cases[i].len, 1, &whole);
+		for (k = 0; k <= cases[i].len; k++) {
+			cuts[0] = k;
+			cuts[1] = cases[i].len;
+			replay(&cases[i], cuts, 2, &r);
+			expect_run(&cases[i], &r, "split at", k);
+			assert_int_equal(r.need_buffer, whole.need_buffer);
+		}
+	}
+}
+
+static void test_byte_at_a_time(void **state)
+{
+	static size_t cuts[512];
+	struct run r;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < NCASES; i++) {
+		assert_true(cases[i].len < 512);
+		for (k = 0; k < cases[i].len; k++)
+			cuts[k] = k + 1;
+		replay(&cases[i], cuts, (int)cases[i].len, &r);
+		expect_run(&cases[i], &r, "bytes", 1);
+	}
+}
+
+static void test_random_three_chunks(void **state)
+{
+	uint32_t x = 12345;
+	struct run r;
+	size_t i, cuts[3];
+	int t;
+
+	(void)state;
+	for (i = 0; i < NCASES; i++) {
+		for (t = 0; t < 200; t++) {
+			x = x * 1103515245u + 12345u;
+			cuts[0] = (x >> 8) % (cases[i].len + 1);
+			x = x * 1103515245u + 12345u;
+			cuts[1] = cuts[0] + (x >> 8) % (cases[i].len - cuts[0] + 1);
+			cuts[2] = cases[i].len;
+			replay(&cases[i], cuts, 3, &r);
+			expect_run(&cases[i], &r, "three-way, first cut", cuts[0]);
+		}
+	}
+}
+
+/* --- head field extraction --------------------------------------------------------------- */
+
+#define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+struct hcase {
+	const char *name;
+	int dir;
+	const char *in;
+	size_t len;
+	int rc;
+	const char *method, *target, *reason;
+	int minor, status;
+	const char *f[HTTP_F_COUNT]; /* expected values; NULL: absent */
+	uint32_t dup;
+	unsigned nts;
+	const char *ts[HTTP_TRACESTATE_LINES];
+	int64_t cl;
+	unsigned flags;
+};
+
+#define FULLREQ                                                                              \
+	"GET /p/q?x=1&y=%20 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent:  curl/8.0 \r\n"  \
+	"traceparent: " TP "\r\ntracestate: a=1\r\nTraceState:b=2,c=3\t\r\n"                   \
+	"X-Forwarded-For: 1.2.3.4, 5.6.7.8\r\nX-Forwarded-Proto: https\r\n"                    \
+	"X-Forwarded-Host: h.example\r\nForwarded: for=1.2.3.4;proto=https\r\n"                \
+	"Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nExpect: 100-Continue\r\n"    \
+	"Content-Length: 12\r\nAccept: */*\r\n"
+#define TS10                                                                                 \
+	"GET / HTTP/1.1\r\ntracestate: 1=a\r\ntracestate: 2=a\r\ntracestate: 3=a\r\n"           \
+	"tracestate: 4=a\r\ntracestate: 5=a\r\ntracestate: 6=a\r\ntracestate: 7=a\r\n"          \
+	"tracestate: 8=a\r\ntracestate: 9=a\r\ntracestate: 10=a\r\n"
+
+static const struct hcase hcases[] = {
+	{ "full_request", REQ, IN(FULLREQ), 0, "GET", "/p/q?x=1&y=%20", NULL, 1, 0,
+	  .f = { [HTTP_F_HOST] = "example.com:8080", [HTTP_F_USER_AGENT] = "curl/8.0",
+		 [HTTP_F_TRACEPARENT] = TP, [HTTP_F_CONTENT_LENGTH] = "12",
+		 [HTTP_F_CONNECTION] = "keep-alive, Upgrade", [HTTP_F_EXPECT] = "100-Continue",
+		 [HTTP_F_UPGRADE] = "websocket", [HTTP_F_X_FORWARDED_FOR] = "1.2.3.4, 5.6.7.8",
+		 [HTTP_F_X_FORWARDED_PROTO] = "https", [HTTP_F_X_FORWARDED_HOST] = "h.example",
+		 [HTTP_F_FORWARDED] = "for=1.2.3.4;proto=https" },
+	  .nts = 2, .ts = { "a=1", "b=2,c=3" }, .cl = 12,
+	  .flags = HTTP_HF_CONN_KEEPALIVE | HTTP_HF_CONN_UPGRADE | HTTP_HF_EXPECT_CONTINUE },
+	{ "response_1_0", RSP, IN("HTTP/1.0 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n"),
+	  0, NULL, NULL, "Not Found", 0, 404,
+	  .f = { [HTTP_F_CONNECTION] = "close", [HTTP_F_CONTENT_LENGTH] = "0" }, .cl = 0,
+	  .flags = HTTP_HF_CONN_CLOSE },
+	{ "response_no_reason", RSP, IN("HTTP/1.1 200\r\n"), 0, NULL, NULL, "", 1, 200, .cl = -1 },
+	{ "response_empty_reason", RSP, IN("HTTP/1.1 599 \n"), 0, NULL, NULL, "", 1, 599, .cl = -1 },
+	{ "tracestate_10_lines", REQ, IN(TS10), 0, "GET", "/", NULL, 1, 0, .nts = 8,
+	  .ts = { "1=a", "2=a", "3=a", "4=a", "5=a", "6=a", "7=a", "8=a" }, .cl = -1,
+	  .flags = HTTP_HF_TRACESTATE_MORE },
+	{ "duplicates_first_wins", REQ,
+	  IN("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\ntraceparent: x\r\nTRACEPARENT: y\r\n"), 0,
+	  "GET", "/", NULL, 1, 0, .f = { [HTTP_F_HOST] = "a", [HTTP_F_TRACEPARENT] = "x" },
+	  .dup = 1u << HTTP_F_HOST | 1u << HTTP_F_TRACEPARENT, .cl = -1 },
+	{ "te_chunked_last", REQ, IN("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n"), 0,
+	  "POST", "/", NULL, 1, 0, .f = { [HTTP_F_TRANSFER_ENCODING] = "gzip, Chunked" }, .cl = -1,
+	  .flags = HTTP_HF_TE | HTTP_HF_CHUNKED },
+	{ "te_chunked_not_last", RSP, IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n"),
+	  0, NULL, NULL, "OK", 1, 200, .f = { [HTTP_F_TRANSFER_ENCODING] = "chunked, gzip" },
+	  .cl = -1, .flags = HTTP_HF_TE },
+	{ "conflicting_length", REQ,
+	  IN("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n"), 0, "POST", "/", NULL,
+	  1, 0, .f = { [HTTP_F_CONTENT_LENGTH] = "5" }, .dup = 1u << HTTP_F_CONTENT_LENGTH,
+	  .cl = -1, .flags = HTTP_HF_BAD_LENGTH },
+	{ "raw_fold_line_skipped", REQ, IN("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n"), 0, "GET",
+	  "/", NULL, 1, 0, .f = { [HTTP_F_HOST] = "h" }, .cl = -1 },
+	{ "normalised_fold", REQ, IN("GET / HTTP/1.1\r\nUser-Agent: a    b\r\n"), 0, "GET", "/",
+	  NULL, 1, 0, .f = { [HTTP_F_USER_AGENT] = "a    b" }, .cl = -1 },
+	{ "no_final_terminator", REQ, IN("OPTIONS * HTTP/1.1\r\nHost: a"), 0, "OPTIONS", "*",
+	  NULL, 1, 0, .f = { [HTTP_F_HOST] = "a" }, .cl = -1 },
+	{ "empty_value_and_case", REQ, IN("GET http://a/b HTTP/1.1\nUSER-AGENT:\nhOsT: A \n"), 0,
+	  "GET", "http://a/b", NULL, 1, 0, .f = { [HTTP_F_USER_AGENT] = "", [HTTP_F_HOST] = "A" },
+	  .cl = -1 },
+	{ "expect_other", REQ, IN("PUT / HTTP/1.1\r\nExpect: 100-continue-x\r\n"), 0, "PUT", "/",
+	  NULL, 1, 0, .f = { [HTTP_F_EXPECT] = "100-continue-x" }, .cl = -1 },
+	{ "bad_no_colon", REQ, IN("GET / HTTP/1.1\r\nHost a\r\n"), -EINVAL },
+	{ "bad_space_before_colon", REQ, IN("GET / HTTP/1.1\r\nHost : a\r\n"), -EINVAL },
+	{ "bad_empty_line_inside", REQ, IN("GET / HTTP/1.1\r\n\r\nHost: a\r\n"), -EINVAL },
+	{ "bad_ctl_in_value", REQ, IN("GET / HTTP/1.1\r\nHost: a\x01\r\n"), -EINVAL },
+	{ "bad_request_line", REQ, IN("GET /\r\n"), -EINVAL },
+	{ "bad_version", REQ, IN("GET / HTTP/1.x\r\n"), -EINVAL },
+	{ "bad_extra_token", REQ, IN("GET / HTTP/1.1 x\r\n"), -EINVAL },
+	{ "bad_empty", REQ, IN(""), -EINVAL },
+	{ "bad_status_4_digits", RSP, IN("HTTP/1.1 2000 OK\r\n"), -EINVAL },
+	{ "bad_status_short", RSP, IN("HTTP/1.1 20\r\n"), -EINVAL },
+	{ "bad_response_as_request", REQ, IN("HTTP/1.1 200 OK\r\n"), -EINVAL },
+	{ "bad_request_as_response", RSP, IN("GET / HTTP/1.1\r\n"), -EINVAL },
+};
+
+static void expect_str(const char *name, const char *what, const char *want,
+		       const struct http_str *got)
+{
+	if (!want) {
+		if (got->ptr)
+			print_error("%s: %s: want absent, got '%.*s'\n", name, what, (int)got->len,
+				    got->ptr);
+		assert_null(got->ptr);
+		return;
+	}
+	if (!got->ptr || got->len != strlen(want) || memcmp(got->ptr, want, got->len) != 0) {
+		print_error("%s: %s: want '%s', got '%.*s'\n", name, what, want,
+			    got->ptr ? (int)got->len : 6, got->ptr ? got->ptr : "(null)");
+		fail();
+	}
+}
+
+static void test_head_parse(void **state)
+{
+	struct http_head h;
+	size_t i;
+	unsigned k;
+	int f;
+
+	(void)state;
+	for (i = 0; i < sizeof(hcases) / sizeof(hcases[0]); i++) {
+		const struct hcase *c = &hcases[i];
+		int rc = http_head_parse(c->in, c->len, c->dir, &h);
+
+		if (rc != c->rc)
+			print_error("%s: rc %d\n", c->name, rc);
+		assert_int_equal(rc, c->rc);
+		if (rc < 0)
+			continue;
+		if (c->dir == REQ) {
+			expect_str(c->name, "method", c->method, &h.method);
+			expect_str(c->name, "target", c->target, &h.target);
+		} else {
+			expect_str(c->name, "reason", c->reason, &h.reason);
+			assert_int_equal(h.status, c->status);
+		}
+		assert_int_equal(h.version_minor, c->minor);
+		for (f = 0; f < HTTP_F_COUNT; f++)
+			expect_str(c->name, "field", c->f[f], &h.field[f]);
+		assert_int_equal(h.dup, c->dup);
+		assert_int_equal(h.ntracestate, c->nts);
+		for (k = 0; k < c->nts; k++)
+			expect_str(c->name, "tracestate", c->ts[k], &h.tracestate[k]);
+		assert_int_equal(h.content_length, c->cl);
+		assert_int_equal(h.flags, c->flags);
+	}
+}
+
+/* The fold the parser normalises comes out as one value from the captured head. */
+static void test_fold_capture(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\nUser-Agent: a\r\n b\r\n\tc\r\nHost: h\r\n\r\n";
+	struct http_parser p;
+	struct http_event ev;
+	struct http_head h;
+	char buf[256];
+	size_t n;
+
+	(void)state;
+	http_parser_init(&p, REQ);
+	assert_int_equal(http_parser_attach_buffer(&p, buf, sizeof(buf)), 0);
+	n = http_parser_feed(&p, in, L(in), &ev);
+	assert_int_equal(ev.type, HTTP_EV_HEAD_END);
+	assert_int_equal(n, L(in) - 2);
+	assert_int_equal(http_head_parse(ev.head, ev.head_len, REQ, &h), 0);
+	expect_str("fold", "user-agent", "a   b  \tc", &h.field[HTTP_F_USER_AGENT]);
+	expect_str("fold", "host", "h", &h.field[HTTP_F_HOST]);
+}
+
+/* --- Content-Length and Transfer-Encoding rules ------------------------------------------ */
+
+struct fcase {
+	const char *lines; /* field values, '\n' between lines */
+	int bad;           /* CL: invalid; TE: -1 = not present */
+	uint64_t val;      /* CL value; TE: chunked */
+};
+
+static const struct fcase clcases[] = {
+	{ "0", 0, 0 },
+	{ " 42 ", 0, 42 },
+	{ "\t7\t", 0, 7 },
+	{ "5,5", 0, 5 },
+	{ "5 , 5,5", 0, 5 },
+	{ "5\n5", 0, 5 },
+	{ "5\n 5 , 5", 0, 5 },
+	{ "123456789012345678", 0, 123456789012345678ull },
+	{ "1234567890123456789", 1, 0 },
+	{ "00000000000000000001", 1, 0 },
+	{ "", 1, 0 },
+	{ " ", 1, 0 },
+	{ "5,", 1, 0 },
+	{ ",5", 1, 0 },
+	{ "5,,5", 1, 0 },
+	{ "5,6", 1, 0 },
+	{ "5\n6", 1, 0 },
+	{ "+5", 1, 0 },
+	{ "-1", 1, 0 },
+	{ "5 5", 1, 0 },
+	{ "0x10", 1, 0 },
+	{ "5;", 1, 0 },
+	{ "5\n", 1, 0 },
+};
+
+static const struct fcase tecases[] = {
+	{ "chunked", 0, 1 },
+	{ "CHUNKED", 0, 1 },
+	{ " chunked ", 0, 1 },
+	{ "gzip, chunked", 0, 1 },
+	{ "gzip,chunked,", 0, 1 },
+	{ "gzip\nchunked", 0, 1 },
+	{ "chunked\n", 0, 1 },
+	{ "chunked, gzip", 0, 0 },
+	{ "chunked\ngzip", 0, 0 },
+	{ "chunked;q=1", 0, 0 },
+	{ "chunkedx", 0, 0 },
+	{ "chunke", 0, 0 },
+	{ "chun ked", 0, 0 },
+	{ "\"chunked\"", 0, 0 },
+	{ "identity", 0, 0 },
+	{ "", 0, 0 },
+	{ "gzip;level=1, chunked", 0, 1 },
+};
+
+static void feed_lines(const char *s, void (*byte)(void *, unsigned char), void (*end)(void *),
+		       void *st)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			end(st);
+		else
+			byte(st, (unsigned char)*s);
+	}
+	end(st);
+}
+
+static void clb(void *s, unsigned char c)
+{
+	http_cl_byte(s, c);
+}
+static void cle(void *s)
+{
+	http_cl_line_end(s);
+}
+static void teb(void *s, unsigned char c)
+{
+	http_te_byte(s, c);
+}
+static void tee(void *s)
+{
+	http_te_line_end(s);
+}
+
+static void test_framing_rules(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(clcases) / sizeof(clcases[0]); i++) {
+		struct http_cl cl = { 0 };
+
+		feed_lines(clcases[i].lines, clb, cle, &cl);
+		if (cl.bad != clcases[i].bad)
+			print_error("content-length '%s': bad %d\n", clcases[i].lines, cl.bad);
+		assert_int_equal(cl.bad, clcases[i].bad);
+		if (!cl.bad) {
+			assert_true(cl.seen);
+			assert_int_equal(cl.val, clcases[i].val);
+		}
+	}
+	for (i = 0; i < sizeof(tecases) / sizeof(tecases[0]); i++) {
+		struct http_te te = { 0 };
+
+		feed_lines(tecases[i].lines, teb, tee, &te);
+		if (te.chunked != tecases[i].val)
+			print_error("transfer-encoding '%s': chunked %d\n", tecases[i].lines,
+				    te.chunked);
+		assert_true(te.present);
+		assert_int_equal(te.chunked, tecases[i].val);
+	}
+}
+
+/* --- sendfile skips ---------------------------------------------------------------------- */
+
+/* Feed all of s; returns the types of the events seen, as a string of digits. */
+static const char *feed_all(struct http_parser *p, const char *s, size_t len)
+{
+	static char out[32];
+	struct http_event ev;
+	size_t n, k = 0;
+
+	while (len > 0) {
+		n = http_parser_feed(p, s, len, &ev);
+		if (ev.type != HTTP_EV_NONE && ev.type != HTTP_EV_NEED_BUFFER && k < sizeof(out) - 1)
+			out[k++] = (char)('0' + ev.type);
+		if (ev.type == HTTP_EV_NOT_HTTP)
+			break;
+		s += n;
+		len -= n;
+	}
+	out[k] = '\0';
+	return out;
+}
+
+#define S_HM "23" /* HEAD_END then MESSAGE_END */
+
+static void test_skip_body(void **state)
+{
+	static const char rh[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+	static const char rc[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n";
+	static const char re[] = "HTTP/1.1 200 OK\r\n\r\n";
+	struct http_parser p;
+	struct http_event ev;
+
+	(void)state;
+	/* Content-Length body sent in two sendfile calls */
+	http_parser_init(&p, RSP);
+	assert_string_equal(feed_all(&p, rh, L(rh)), "2");
+	assert_int_equal(http_parser_skip_body(&p, 0, &ev), HTTP_EV_NONE);
+	assert_int_equal(http_parser_skip_body(&p, 60, &ev), HTTP_EV_NONE);
+	assert_int_equal(http_parser_skip_body(&p, 40, &ev), HTTP_EV_MESSAGE_END);
+	assert_int_equal(ev.flags, HTTP_EVF_SKIPPED | HTTP_EVF_TRUNCATED); /* no buffer lent */
+	assert_int_equal(ev.off, 0);
+	assert_string_equal(feed_all(&p, rh, L(rh)), "2"); /* the next response parses */
+
+	/* more than the body holds: the framing is lost */
+	http_parser_init(&p, RSP);
+	feed_all(&p, rh, L(rh));
+	assert_int_equal(http_parser_skip_body(&p, 101, &ev), HTTP_EV_NOT_HTTP);
+	assert_int_equal(ev.reason, HTTP_R_SKIP);
+	assert_true(http_parser_dead(&p));
+
+	/* a chunk's data */
+	http_parser_init(&p, RSP);
+	assert_string_equal(feed_all(&p, rc, L(rc)), "2");
+	assert_int_equal(http_parser_skip_body(&p, 100, &ev), HTTP_EV_NONE);
+	assert_string_equal(feed_all(&p, "\r\n0\r\n\r\n", 7), "3");
+
+	/* a body until EOF absorbs anything */
+	http_parser_init(&p, RSP);
+	feed_all(&p, re, L(re));
+	assert_int_equal(http_parser_skip_body(&p, 1 << 20, &ev), HTTP_EV_NONE);
+	assert_int_equal(http_parser_eof(&p, &ev), HTTP_EV_MESSAGE_END);
+	assert_int_equal(ev.flags, HTTP_EVF_EOF | HTTP_EVF_TRUNCATED);
+
+	/* between messages, in a head, in a chunk-size line: cannot follow */
+	http_parser_init(&p, RSP);
+	assert_int_equal(http_parser_skip_body(&p, 5, &ev), HTTP_EV_NOT_HTTP);
+	http_parser_init(&p, RSP);
+	feed_all(&p, "HTTP/1.1 2", 10);
+	assert_int_equal(http_parser_skip_body(&p, 5, &ev), HTTP_EV_NOT_HTTP);
+	http_parser_init(&p, RSP);
+	feed_all(&p, rc, L(rc) - 4);
+	assert_int_equal(http_parser_skip_body(&p, 5, &ev), HTTP_EV_NOT_HTTP);
+	assert_int_equal(http_parser_skip_body(&p, 5, &ev), HTTP_EV_NOT_HTTP); /* stays dead */
+}
+
+/* --- the buffer and lifecycle API -------------------------------------------------------- */
+
+static void test_api(void **state)
+{
+	static const char req[] = "POST /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody";
+	struct http_parser p;
+	struct http_event ev;
+	char buf[128], copy[128];
+	size_t n;
+
+	(void)state;
+	assert_true(sizeof(struct http_parser) <= 96);
+	http_parser_init(&p, REQ);
+	assert_true(http_parser_wants_buffer(&p));
+	assert_int_equal(http_parser_feed(&p, req, 0, &ev), 0);
+	assert_int_equal(ev.type, HTTP_EV_NONE);
+
+	/* attached up front: no NEED_BUFFER, head captured */
+	assert_int_equal(http_parser_attach_buffer(&p, buf, sizeof(buf)), 0);
+	assert_false(http_parser_wants_buffer(&p));
+	n = http_parser_feed(&p, req, 5, &ev);
+	assert_int_equal(n, 5);
+	assert_int_equal(ev.type, HTTP_EV_NONE);
+	assert_int_equal(http_parser_attach_buffer(&p, buf, sizeof(buf)), -EBUSY);
+	n = http_parser_feed(&p, req + 5, L(req) - 5, &ev);
+	assert_int_equal(ev.type, HTTP_EV_HEAD_END);
+	assert_ptr_equal(ev.head, buf);
+	assert_int_equal(ev.head_len, L(req) - 6);
+	assert_memory_equal(buf, req, ev.head_len);
+	/* the buffer is the caller's again: the body must not touch it */
+	memcpy(copy, buf, sizeof(buf));
+	n += 5;
+	n += http_parser_feed(&p, req + n, L(req) - n, &ev);
+	assert_int_equal(ev.type, HTTP_EV_MESSAGE_END);
+	assert_int_equal(n, L(req));
+	assert_memory_equal(copy, buf, sizeof(buf));
+	assert_true(http_parser_wants_buffer(&p));
+
+	/* declined: no NEED_BUFFER, truncated head */
+	assert_int_equal(http_parser_attach_buffer(&p, NULL, 0), 0);
+	n = http_parser_feed(&p, req, L(req), &ev);
+	assert_int_equal(ev.type, HTTP_EV_HEAD_END);
+	assert_null(ev.head);
+	assert_int_equal(ev.flags, HTTP_EVF_TRUNCATED);
+
+	/* NEED_BUFFER is asked once; ignoring it frames the head uncaptured */
+	http_parser_init(&p, REQ);
+	n = http_parser_feed(&p, "\r\nGET", 5, &ev);
+	assert_int_equal(ev.type, HTTP_EV_NEED_BUFFER);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev.off, 2);
+	n = http_parser_feed(&p, "GET", 3, &ev);
+	assert_int_equal(ev.type, HTTP_EV_NONE);
+	assert_int_equal(n, 3);
+
+	/* dead: every feed says NOT_HTTP and takes everything; eof afterwards is quiet */
+	http_parser_init(&p, REQ);
+	n = http_parser_feed(&p, "\x16\x03\x01", 3, &ev);
+	assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+	assert_int_equal(ev.reason, HTTP_R_TLS);
+	assert_int_equal(n, 3);
+	assert_true(http_parser_dead(&p));
+	n = http_parser_feed(&p, req, L(req), &ev);
+	assert_int_equal(n, L(req));
+	assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+	assert_int_equal(http_parser_eof(&p, &ev), HTTP_EV_NONE);
+
+	/* after eof the parser is dead too */
+	http_parser_init(&p, RSP);
+	assert_int_equal(http_parser_eof(&p, &ev), HTTP_EV_NONE);
+	n = http_parser_feed(&p, "HTTP/1.1 200 OK\r\n", 17, &ev);
+	assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+	assert_int_equal(ev.reason, HTTP_R_EOF);
+
+	/* init is also the reset (fd reuse) */
+	http_parser_init(&p, RSP);
+	assert_string_equal(feed_all(&p, "HTTP/1.1 204 No Content\r\n\r\n", 27), S_HM);
+}
+
+/* --- rough cost, printed (never asserted: shared machines vary too much) ------------------ */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void test_cost(void **state)
+{
+	static const char req[] =
+		"GET /api/v1/items/12345?expand=true HTTP/1.1\r\n"
+		"Host: service.internal:8080\r\n"
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\n"
+		"Accept: application/json\r\nAccept-Encoding: gzip, deflate\r\n"
+		"Accept-Language: en-US,en;q=0.9\r\n"
+		"traceparent: " TP "\r\nConnection: keep-alive\r\n\r\n";
+	static const char rsp[] = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+				  "Date: Sat, 22 Nov 2025 01:00:00 GMT\r\n"
+				  "Content-Type: text/html\r\nContent-Length: 615\r\n"
+				  "Last-Modified: Tue, 11 Apr 2023 01:45:34 GMT\r\n"
+				  "Connection: keep-alive\r\nETag: \"64353c4e-267\"\r\n"
+				  "Accept-Ranges: bytes\r\n\r\n";
+	static char body[615];
+	enum { N = 200000 };
+	struct http_parser p;
+	struct http_event ev;
+	struct http_head h;
+	char buf[HTTP_HEAD_MAX];
+	double t0, t1, t2, t3;
+	size_t n;
+	long ok = 0;
+	int i;
+
+	(void)state;
+	http_parser_init(&p, REQ);
+	t0 = now_ns();
+	for (i = 0; i < N; i++) {
+		http_parser_attach_buffer(&p, buf, sizeof(buf));
+		n = http_parser_feed(&p, req, L(req), &ev);
+		ok += ev.type == HTTP_EV_HEAD_END;
+		http_parser_feed(&p, req + n, L(req) - n, &ev);
+		ok += ev.type == HTTP_EV_MESSAGE_END;
+	}
+	t1 = now_ns();
+	for (i = 0; i < N; i++) {
+		http_parser_attach_buffer(&p, buf, sizeof(buf));
+		n = http_parser_feed(&p, req, L(req), &ev);
+		ok += http_head_parse(ev.head, ev.head_len, REQ, &h) == 0;
+		http_parser_feed(&p, req + n, L(req) - n, &ev);
+	}
+	t2 = now_ns();
+	http_parser_init(&p, RSP);
+	for (i = 0; i < N; i++) {
+		http_parser_attach_buffer(&p, buf, sizeof(buf));
+		n = http_parser_feed(&p, rsp, L(rsp), &ev);
+		ok += ev.type == HTTP_EV_HEAD_END;
+		http_parser_feed(&p, rsp + n, L(rsp) - n, &ev);
+		http_parser_feed(&p, body, sizeof(body), &ev);
+		ok += ev.type == HTTP_EV_MESSAGE_END;
+	}
+	t3 = now_ns();
+	assert_int_equal(ok, 5L * N);
+	print_message("request head %zu bytes: feed %.1f ns/head (%.2f ns/byte), "
+		      "feed + http_head_parse %.1f ns/head\n",
+		      L(req), (t1 - t0) / N, (t1 - t0) / N / (double)L(req), (t2 - t1) / N);
+	print_message("response head %zu bytes + 615-byte body: %.1f ns/response\n", L(rsp),
+		      (t3 - t2) / N);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_size),
+		cmocka_unit_test(test_whole),
+		cmocka_unit_test(test_two_chunks),
+		cmocka_unit_test(test_byte_at_a_time),
+		cmocka_unit_test(test_random_three_chunks),
+		cmocka_unit_test(test_head_parse),
+		cmocka_unit_test(test_fold_capture),
+		cmocka_unit_test(test_framing_rules),
+		cmocka_unit_test(test_skip_body),
+		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_cost),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
