@@ -1,35 +1,26 @@
 /*
- * http_head.c - everything about HTTP/1.x message heads: the incremental syntax check the
- * parser runs as a head streams by, field extraction from a complete head, and the rules of the
- * framing headers both share.
+ * http_head.c - field extraction from a complete HTTP/1.x head, the framing-header rules, and
+ * the character classes, all shared with the incremental parser.
  *
- * The incremental parser (http_parser.c) drives http_head_run() over the head bytes of each
- * chunk and captures them in a caller-provided buffer; when the head is complete the tracker
- * calls http_head_parse() on that buffer to get the fields it turns into span attributes and
- * trace context. Keeping both in this file keeps their acceptance rules identical (same
- * character classes, same Content-Length and Transfer-Encoding logic), so that every head the
- * parser accepts parses here with the same framing; the fuzz target checks exactly that.
- *
- * http_head_run() is a byte-level state machine (its state lives in struct http_parser) with
- * tight table-driven loops for the long runs: request-target, field values, reason phrase.
- * Only Content-Length and Transfer-Encoding values are interpreted while streaming; their names
- * are recognised on the fly by narrowing a candidate from the name's first letter.
+ * The incremental parser (http_parser.c, with the streaming head syntax in http_head_stream.c)
+ * checks a head as it streams by and captures it in a caller-provided buffer; when the head is
+ * complete the tracker calls http_head_parse() on that buffer to get the fields it turns into
+ * span attributes and trace context. Both sides use the same character classes and the same
+ * Content-Length and Transfer-Encoding logic, which live here, so every head the parser accepts
+ * parses here with the same framing; the fuzz target checks exactly that.
  *
  * Design: one pass over the lines, no copies. Names are compared case-insensitively with an
  * ASCII-only compare (strcasecmp depends on the locale and is not async-signal-safe). Values are
- * slices into the buffer with optional whitespace trimmed (RFC 9110 5.5).
+ * slices into the buffer with optional whitespace trimmed (RFC 9110 5.5). The framing rules
+ * take one byte at a time so that a value split across reads needs no buffer.
  *
  * Invariants: every slice lies inside [buf, buf + len); nothing is read outside it.
- * Thread/signal safety: pure functions of their arguments; async-signal-safe.
+ * Thread/signal safety: pure functions of their arguments and const tables; async-signal-safe.
  */
 #include "http_head.h"
-#include "http_parser.h"
 
 #include <errno.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #define T HTTP_C_TCHAR
 #define V HTTP_C_VALUE
@@ -74,111 +65,6 @@ static inline unsigned char lc(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
 }
-
-/*
- * Scanning the long runs (field values, targets, reason phrases, names) many bytes at a time.
- * With SSE2 (every x86-64) 16 bytes are classified at once with unsigned byte compares;
- * elsewhere a word-at-a-time bit trick ("has a byte below n", exact for n <= 128, plus "has a
- * byte equal to 0x7f") skips 8 plain bytes at once. Either way the lowest flagged byte is found
- * exactly and the class table decides about it, so the result is the same as a byte loop's.
- */
-#ifdef __SSE2__
-static inline unsigned special16(const unsigned char *s, unsigned char below)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i ge = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8((char)below)), x);
-	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
-
-	return ((unsigned)~_mm_movemask_epi8(ge) | (unsigned)_mm_movemask_epi8(del)) & 0xffffu;
-}
-
-/* Bytes that are not [A-Za-z0-9-], the characters of nearly every field name. */
-static inline unsigned unusual16(const unsigned char *s)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i a = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-	__m128i n = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-	__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a),
-				  _mm_cmpeq_epi8(_mm_min_epu8(n, _mm_set1_epi8(9)), n));
-
-	ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
-	return (unsigned)~_mm_movemask_epi8(ok) & 0xffffu;
-}
-#else
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static inline uint64_t special8(const unsigned char *s, uint64_t below)
-{
-	uint64_t x, y;
-
-	memcpy(&x, s, 8); /* unaligned load */
-	y = x ^ (ONES * 0x7f);
-	return (((x - ONES * below) & ~x) | ((y - ONES) & ~y)) & HIGHS;
-}
-#endif
-
-size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls)
-{
-	unsigned char below = cls == HTTP_C_TARGET ? 0x21 : 0x20;
-
-#ifdef __SSE2__
-	unsigned m;
-
-	while (end - pos >= 16) {
-		m = special16(d + pos, below);
-		if (!m) {
-			pos += 16;
-			continue;
-		}
-		pos += (size_t)__builtin_ctz(m);
-		if (!(http_ctab[d[pos]] & cls))
-			return pos;
-		pos++; /* HTAB inside a value */
-	}
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t m;
-
-	while (end - pos >= 8) {
-		m = special8(d + pos, below);
-		if (!m) {
-			pos += 8;
-			continue;
-		}
-		pos += (size_t)__builtin_ctzll(m) >> 3; /* borrows only run upwards */
-		if (!(http_ctab[d[pos]] & cls))
-			return pos;
-		pos++;
-	}
-#endif
-	while (pos < end && (http_ctab[d[pos]] & cls))
-		pos++;
-	return pos;
-}
-
-/* The first position in d[pos..end) that is not a token character. */
-static size_t token_end(const unsigned char *d, size_t pos, size_t end)
-{
-#ifdef __SSE2__
-	unsigned m;
-
-	while (end - pos >= 16) {
-		m = unusual16(d + pos);
-		if (!m) {
-			pos += 16;
-			continue;
-		}
-		pos += (size_t)__builtin_ctz(m);
-		if (!(http_ctab[d[pos]] & HTTP_C_TCHAR))
-			return pos;
-		pos++; /* a rarer token character such as '_' or '.' */
-	}
-#endif
-	while (pos < end && (http_ctab[d[pos]] & HTTP_C_TCHAR))
-		pos++;
-	return pos;
-}
-
 bool http_str_ieq(const char *s, size_t len, const char *lower)
 {
 	size_t i;
@@ -313,13 +199,12 @@ static int version_minor(const char *s, size_t len)
 	return s[7] - '0';
 }
 
+/* Length of the run of class cls at the start of s. */
 static size_t span(const char *s, size_t len, uint8_t cls)
 {
-	size_t i = 0;
+	const unsigned char *u = (const unsigned char *)s;
 
-	while (i < len && (http_ctab[(unsigned char)s[i]] & cls))
-		i++;
-	return i;
+	return cls == HTTP_C_TCHAR ? http_token_end(u, 0, len) : http_scan(u, 0, len, cls);
 }
 
 static int request_line(const struct line *l, struct http_head *h)
@@ -365,40 +250,49 @@ static int status_line(const struct line *l, struct http_head *h)
 	return 0;
 }
 
-/* Which field a name is; HTTP_F_COUNT for tracestate, -1 for one we do not keep. */
+/* s[0..len) equals the lowercase literal lit of the same length, ignoring ASCII case. */
+static inline bool ieq_n(const char *s, const char *lit, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (lc((unsigned char)s[i]) != (unsigned char)lit[i])
+			return false;
+	return true;
+}
+
+/* Which field a name is; HTTP_F_COUNT for tracestate, -1 for one we do not keep. The length
+ * and the first letter rule out nearly every name before any string compare. */
 #define F_TRACESTATE HTTP_F_COUNT
 static int field_of(const char *n, size_t len)
 {
-#define N(s, f) { s, sizeof(s) - 1, f }
-	static const struct {
-		const char *name;
-		size_t len;
-		int f;
-	} names[] = {
-		N("host", HTTP_F_HOST),
-		N("user-agent", HTTP_F_USER_AGENT),
-		N("traceparent", HTTP_F_TRACEPARENT),
-		N("tracestate", F_TRACESTATE),
-		N("content-length", HTTP_F_CONTENT_LENGTH),
-		N("transfer-encoding", HTTP_F_TRANSFER_ENCODING),
-		N("connection", HTTP_F_CONNECTION),
-		N("expect", HTTP_F_EXPECT),
-		N("upgrade", HTTP_F_UPGRADE),
-		N("x-forwarded-for", HTTP_F_X_FORWARDED_FOR),
-		N("x-forwarded-proto", HTTP_F_X_FORWARDED_PROTO),
-		N("x-forwarded-host", HTTP_F_X_FORWARDED_HOST),
-		N("forwarded", HTTP_F_FORWARDED),
-	};
-#undef N
-	unsigned char c0 = lc((unsigned char)n[0]);
-	size_t i;
-
-	/* Length and first letter rule out nearly every name before any string compare. */
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].len == len && (unsigned char)names[i].name[0] == c0 &&
-		    http_str_ieq(n, len, names[i].name))
-			return names[i].f;
+#define IS(lit) (len == sizeof(lit) - 1 && ieq_n(n, lit, len))
+	switch (lc((unsigned char)n[0])) {
+	case 'c':
+		return IS("content-length")	 ? HTTP_F_CONTENT_LENGTH
+		       : IS("connection") ? HTTP_F_CONNECTION
+					  : -1;
+	case 'e':
+		return IS("expect") ? HTTP_F_EXPECT : -1;
+	case 'f':
+		return IS("forwarded") ? HTTP_F_FORWARDED : -1;
+	case 'h':
+		return IS("host") ? HTTP_F_HOST : -1;
+	case 't':
+		return IS("traceparent")	 ? HTTP_F_TRACEPARENT
+		       : IS("tracestate")	 ? F_TRACESTATE
+		       : IS("transfer-encoding") ? HTTP_F_TRANSFER_ENCODING
+						 : -1;
+	case 'u':
+		return IS("user-agent") ? HTTP_F_USER_AGENT : IS("upgrade") ? HTTP_F_UPGRADE : -1;
+	case 'x':
+		return IS("x-forwarded-for")	 ? HTTP_F_X_FORWARDED_FOR
+		       : IS("x-forwarded-proto") ? HTTP_F_X_FORWARDED_PROTO
+		       : IS("x-forwarded-host")	 ? HTTP_F_X_FORWARDED_HOST
+						 : -1;
+	}
 	return -1;
+#undef IS
 }
 
 /* Connection is a comma list of options (RFC 9110 7.6.1); several lines combine. */
@@ -509,323 +403,4 @@ int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out)
 	if (te.present)
 		out->flags |= HTTP_HF_TE | (te.chunked ? HTTP_HF_CHUNKED : 0);
 	return 0;
-}
-
-/* --- the incremental head syntax (driven by http_parser.c) ------------------------------- */
-
-static inline int is_tchar(unsigned char c)
-{
-	return http_ctab[c] & HTTP_C_TCHAR;
-}
-
-/* Framing header names, by HTTP_HDR_*, matched as the name streams by. */
-static const char *const hdr_name[] = { "", "content-length", "transfer-encoding" };
-static const uint8_t hdr_len[] = { 0, 14, 17 };
-
-/* The method's first bytes packed big-endian into http_parser.word. */
-#define W(a, b, c, d) ((uint64_t)(a) << 24 | (uint64_t)(b) << 16 | (uint64_t)(c) << 8 | (uint64_t)(d))
-#define WORD_HEAD W('H', 'E', 'A', 'D')
-#define WORD_PRI W(0, 'P', 'R', 'I')
-#define WORD_CONNECT ((uint64_t)W(0, 'C', 'O', 'N') << 32 | W('N', 'E', 'C', 'T'))
-
-static int line_end(struct http_parser *p)
-{
-	if (p->hdr == HTTP_HDR_CL) {
-		http_cl_line_end(&p->cl);
-		if (p->cl.bad)
-			return -HTTP_R_LENGTH;
-	} else if (p->hdr == HTTP_HDR_TE) {
-		http_te_line_end(&p->te);
-	}
-	p->last_hdr = p->hdr;
-	p->hdr = HTTP_HDR_NONE;
-	p->state = HTTP_S_LINE;
-	return 0;
-}
-
-/* The method is complete: remember what the response framing depends on. */
-static int method_end(struct http_parser *p)
-{
-	if (p->cnt == 4 && p->word == WORD_HEAD)
-		p->mflags |= HTTP_EVF_METHOD_HEAD;
-	else if (p->cnt == 7 && p->word == WORD_CONNECT)
-		p->mflags |= HTTP_EVF_METHOD_CONNECT;
-	else if (p->cnt == 3 && p->word == WORD_PRI)
-		return -HTTP_R_HTTP2; /* RFC 9113 3.4: "PRI * HTTP/2.0" preface */
-	return 0;
-}
-
-/* "HTTP/1.x": one byte of the version at p->cnt. 0, 1 when complete, or -reason. */
-static int version_byte(struct http_parser *p, unsigned char c)
-{
-	static const char v[] = "HTTP/1.";
-
-	if (p->cnt < 7) {
-		if (c != (unsigned char)v[p->cnt])
-			return p->cnt == 5 && c >= '0' && c <= '9' ? -HTTP_R_HTTP2 : -HTTP_R_START_LINE;
-		p->cnt++;
-		return 0;
-	}
-	if (c < '0' || c > '9')
-		return -HTTP_R_START_LINE;
-	p->minor = (uint8_t)(c - '0');
-	p->cnt = 0;
-	return 1;
-}
-
-/* The first byte of a field line: a name, or an obs-fold. */
-static int line_start(struct http_parser *p, unsigned char c)
-{
-	if (c == ' ' || c == '\t') {
-		/* obs-fold (RFC 9112 5.2): refused after the start line (2.2) and on framing
-		 * headers; elsewhere the caller turns the fold into spaces in its copy, which is
-		 * how the RFC asks a recipient to read it, and the line continues the value. */
-		if (p->last_hdr != HTTP_HDR_NONE)
-			return -HTTP_R_HEADER;
-		p->state = HTTP_S_VALUE;
-		return HTTP_STEP_FOLD;
-	}
-	if (!is_tchar(c))
-		return -HTTP_R_HEADER;
-	c = lc(c);
-	p->hdr = c == 'c' ? HTTP_HDR_CL : c == 't' ? HTTP_HDR_TE : HTTP_HDR_NONE;
-	p->cnt = 1;
-	p->state = HTTP_S_NAME;
-	return 0;
-}
-
-/* Field name bytes after the first: candidates for the framing headers narrowed as we go. */
-static size_t name_bytes(struct http_parser *p, const unsigned char *d, size_t pos, size_t end,
-			 int *rc)
-{
-	unsigned char c;
-
-	*rc = 0;
-	while (pos < end) {
-		c = d[pos];
-		if (!is_tchar(c))
-			break;
-		if (p->hdr != HTTP_HDR_NONE) {
-			if (p->cnt < hdr_len[p->hdr] && lc(c) == (unsigned char)hdr_name[p->hdr][p->cnt])
-				p->cnt++;
-			else
-				p->hdr = HTTP_HDR_NONE;
-		} else {
-			pos = token_end(d, pos, end) - 1;
-		}
-		pos++;
-	}
-	if (pos == end)
-		return pos;
-	if (d[pos] != ':') {
-		*rc = -HTTP_R_HEADER; /* includes whitespace before the colon (RFC 9112 5.1) */
-		return pos;
-	}
-	if (p->hdr != HTTP_HDR_NONE && p->cnt != hdr_len[p->hdr])
-		p->hdr = HTTP_HDR_NONE;
-	p->state = p->hdr != HTTP_HDR_NONE ? HTTP_S_FVALUE : HTTP_S_VALUE;
-	return pos + 1;
-}
-
-/* CR/LF ending a head line, with anything else being a bad character for that line. */
-static int line_term(struct http_parser *p, unsigned char c, size_t *pos, int reason)
-{
-	if (c == '\r') {
-		p->state = HTTP_S_LF;
-		(*pos)++;
-		return 0;
-	}
-	if (c == '\n') {
-		(*pos)++;
-		return line_end(p);
-	}
-	return -reason;
-}
-
-/* A framing header's value met on the fast path: interpreted on copies of the state, which are
- * committed only if the value is valid; an invalid one is left to the byte machine, which gives
- * up at the very offset it would have anyway. */
-static int fast_framing(struct http_parser *p, int hdr, const unsigned char *v, size_t n)
-{
-	struct http_cl cl = p->cl;
-	struct http_te te = p->te;
-	size_t i;
-
-	if (hdr == HTTP_HDR_CL) {
-		for (i = 0; i < n; i++)
-			http_cl_byte(&cl, v[i]);
-		http_cl_line_end(&cl);
-		if (cl.bad)
-			return -1;
-		p->cl = cl;
-	} else {
-		for (i = 0; i < n; i++)
-			http_te_byte(&te, v[i]);
-		http_te_line_end(&te);
-		p->te = te;
-	}
-	return 0;
-}
-
-/*
- * Fast path for the common case, field lines that lie whole in the chunk: a token name, a colon,
- * a value of field-vchars, CRLF or LF. Accepts as many such lines as follow each other and
- * returns the position after the last one; a line with anything else (a fold, a bad byte, an
- * invalid Content-Length, the chunk ending mid-line) is left to the byte machine, which then
- * decides exactly as it would have without this path.
- */
-static size_t fast_lines(struct http_parser *p, const unsigned char *d, size_t pos, size_t end)
-{
-	size_t q, v, ve;
-	int hdr;
-
-	while (pos < end && is_tchar(d[pos])) {
-		q = token_end(d, pos + 1, end);
-		if (q >= end || d[q] != ':')
-			break;
-		hdr = HTTP_HDR_NONE;
-		if (q - pos == 14 && http_str_ieq((const char *)d + pos, 14, "content-length"))
-			hdr = HTTP_HDR_CL;
-		else if (q - pos == 17 && http_str_ieq((const char *)d + pos, 17, "transfer-encoding"))
-			hdr = HTTP_HDR_TE;
-		v = q + 1;
-		ve = q = http_scan(d, v, end, HTTP_C_VALUE);
-		if (q < end && d[q] == '\n')
-			q++;
-		else if (end - q >= 2 && d[q] == '\r' && d[q + 1] == '\n')
-			q += 2;
-		else
-			break;
-		if (hdr != HTTP_HDR_NONE && fast_framing(p, hdr, d + v, ve - v) < 0)
-			break;
-		p->last_hdr = (uint8_t)hdr;
-		pos = q;
-	}
-	return pos;
-}
-
-/* One step at d[*pos] (*pos < end): 0 to go on, HTTP_STEP_*, or -reason. */
-static inline int step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
-{
-	unsigned char c = d[*pos];
-	int rc;
-
-	switch (p->state) {
-	case HTTP_S_METHOD:
-		if (is_tchar(c)) {
-			if (++p->cnt > HTTP_METHOD_MAX)
-				return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
-			if (p->cnt <= 8)
-				p->word = p->word << 8 | c;
-			(*pos)++;
-			return 0;
-		}
-		if (c != ' ')
-			return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
-		p->state = HTTP_S_TARGET0;
-		(*pos)++;
-		return method_end(p);
-	case HTTP_S_TARGET0:
-	case HTTP_S_TARGET:
-		if (http_ctab[c] & HTTP_C_TARGET) {
-			p->state = HTTP_S_TARGET;
-			*pos = http_scan(d, *pos, end, HTTP_C_TARGET);
-		}
-		if (*pos == end)
-			return 0;
-		c = d[*pos];
-		if (c == ' ' && p->state == HTTP_S_TARGET) {
-			p->state = HTTP_S_RQ_VERSION;
-			p->cnt = 0;
-			(*pos)++;
-			return 0;
-		}
-		return -(c == '\r' || c == '\n' ? HTTP_R_HTTP09 : HTTP_R_START_LINE);
-	case HTTP_S_RQ_VERSION:
-	case HTTP_S_RS_VERSION:
-		if (p->cnt == 0 && end - *pos >= 8 && memcmp(d + *pos, "HTTP/1.", 7) == 0 &&
-		    d[*pos + 7] >= '0' && d[*pos + 7] <= '9') {
-			/* the whole version at once: same outcome as eight version_byte() calls */
-			p->minor = (uint8_t)(d[*pos + 7] - '0');
-			*pos += 8;
-			p->state = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
-			return 0;
-		}
-		rc = version_byte(p, c);
-		if (rc < 0)
-			return rc;
-		(*pos)++;
-		if (rc == 1)
-			p->state = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
-		return 0;
-	case HTTP_S_STATUS:
-		/* " NNN": cnt 0 is the space, 1..3 the digits, the first one 1-9 */
-		if (p->cnt == 0 ? c != ' ' : (c < '0' || c > '9' || (p->cnt == 1 && c == '0')))
-			return -HTTP_R_START_LINE;
-		if (p->cnt > 0)
-			p->status = (uint16_t)(p->status * 10 + (c - '0'));
-		if (++p->cnt == 4)
-			p->state = HTTP_S_STATUS_END;
-		(*pos)++;
-		return 0;
-	case HTTP_S_STATUS_END:
-		p->hdr = HTTP_HDR_START;
-		if (c == ' ') {
-			p->state = HTTP_S_REASON;
-			(*pos)++;
-			return 0;
-		}
-		return line_term(p, c, pos, HTTP_R_START_LINE);
-	case HTTP_S_REASON:
-		*pos = http_scan(d, *pos, end, HTTP_C_VALUE);
-		return *pos == end ? 0 : line_term(p, d[*pos], pos, HTTP_R_START_LINE);
-	case HTTP_S_EOL:
-		p->hdr = HTTP_HDR_START;
-		return line_term(p, c, pos, HTTP_R_START_LINE);
-	case HTTP_S_LF:
-		if (c != '\n')
-			return -HTTP_R_HEADER; /* bare CR (RFC 9112 2.2) */
-		(*pos)++;
-		return line_end(p);
-	case HTTP_S_LINE:
-		if (c == '\r' || c == '\n')
-			return HTTP_STEP_BLANK;
-		if (is_tchar(c)) {
-			size_t q = fast_lines(p, d, *pos, end);
-
-			if (q != *pos) {
-				*pos = q;
-				return 0;
-			}
-		}
-		rc = line_start(p, c);
-		if (rc == 0)
-			(*pos)++;
-		return rc;
-	case HTTP_S_NAME:
-		*pos = name_bytes(p, d, *pos, end, &rc);
-		return rc;
-	case HTTP_S_VALUE:
-		*pos = http_scan(d, *pos, end, HTTP_C_VALUE);
-		return *pos == end ? 0 : line_term(p, d[*pos], pos, HTTP_R_HEADER);
-	case HTTP_S_FVALUE:
-		if (!(http_ctab[c] & HTTP_C_VALUE))
-			return line_term(p, c, pos, HTTP_R_HEADER);
-		if (p->hdr == HTTP_HDR_CL)
-			http_cl_byte(&p->cl, c);
-		else
-			http_te_byte(&p->te, c);
-		(*pos)++;
-		return 0;
-	}
-	return -HTTP_R_START_LINE; /* not reached: called in head states only */
-}
-
-int http_head_run(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
-{
-	int rc = 0;
-
-	while (*pos < end && (rc = step(p, d, pos, end)) == 0)
-		;
-	return rc;
 }

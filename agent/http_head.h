@@ -130,4 +130,9 @@ void http_te_line_end(struct http_te *s);
 #define HTTP_C_DIGIT 0x10
 extern const uint8_t http_ctab[256];
 
+/* Scanners (http_head_stream.c): the first position in d[pos..end) whose byte is not of class
+ * cls (HTTP_C_VALUE or HTTP_C_TARGET), resp. not a token character; 8 or 16 bytes at a time. */
+size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls);
+size_t http_token_end(const unsigned char *d, size_t pos, size_t end);
+
 #endif

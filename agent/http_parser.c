@@ -9,7 +9,7 @@
  * one table lookup per head byte and nothing per body byte.
  *
  * This file drives the messages: between messages, heads (whose syntax steps live in
- * http_head.c, http_head_run()), the blank line, bodies and chunked coding. Heads are
+ * http_head_stream.c, http_head_run()), the blank line, bodies and chunked coding. Heads are
  * validated as they stream by (RFC 9112 3 request-line, 4 status-line, 5 field lines with
  * RFC 9110 5.6.2 tokens) and copied into the caller's buffer in runs, not byte by byte,
  * bounded by the buffer's room so TOO_LARGE falls on an exact byte. The framing headers are interpreted on the fly with the rules shared with

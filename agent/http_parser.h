@@ -213,7 +213,7 @@ int http_parser_skip_body(struct http_parser *p, uint64_t n, struct http_event *
 /* The parser gave up (NOT_HTTP was or will next be reported). */
 int http_parser_dead(const struct http_parser *p);
 
-/* --- private to http_parser.c and http_head.c ------------------------------------------------ */
+/* --- private to http_parser.c and http_head_stream.c ------------------------------------------------ */
 
 /* http_parser.state. The head states S_METHOD..S_FVALUE are run by http_head_run(). */
 enum http_pstate {
@@ -260,9 +260,5 @@ enum { HTTP_HDR_NONE = 0, HTTP_HDR_CL, HTTP_HDR_TE, HTTP_HDR_START };
 
 /* Run the incremental head syntax over d[*pos..end), advancing *pos, until end or a result. */
 int http_head_run(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end);
-
-/* The first position in d[pos..end) whose byte is not of class cls (HTTP_C_VALUE or
- * HTTP_C_TARGET), word at a time. */
-size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls);
 
 #endif

@@ -95,14 +95,19 @@ static uint64_t done_pos;      /* queue positions the thread has finished with *
 static uint64_t n_exported, n_dropped_full, n_dropped_failed, n_wakeups;
 static int warned_full, warned_failed, warned_thread;
 
-/* What the thread owns; allocated by it and freed when it exits. A forked child just forgets
- * the parent's (its pages stay shared copy-on-write, untouched). */
+/* What the thread owns; allocated by it and freed when it exits. A forked child cannot free
+ * the parent's (the parent's thread may have been in the middle of a realloc), so it files it
+ * under `orphans`: never touched again (its pages stay shared copy-on-write), but reachable,
+ * so that leak checkers do not report it. */
 struct tctx {
 	struct exp_span *batch;
 	struct exp_buf out;
 	struct exp_resource res;
 	bool used_transport;
+	struct tctx *next_orphan;
 };
+
+static struct tctx *live_ctx, *orphans;
 
 static long futex(uint32_t *addr, int op, uint32_t val, uint64_t timeout_ns)
 {
@@ -342,28 +347,33 @@ static void loop(struct tctx *t)
 
 static void *run(void *arg)
 {
-	struct tctx t;
+	struct tctx *t;
 
 	(void)arg;
 	wt_guard = 1; /* for the thread's whole life: the hooks pass everything through */
 	pthread_setname_np(pthread_self(), "wiretrace-exp");
-	memset(&t, 0, sizeof(t));
-	t.batch = malloc(batch_max * sizeof(struct exp_span));
-	if (!t.batch) {
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->batch = malloc(batch_max * sizeof(struct exp_span));
+	if (!t || !t->batch) {
 		wt_err("exporter: cannot allocate a batch of %llu spans: exporting nothing",
 		       (unsigned long long)batch_max);
+		free(t);
 		__atomic_store_n(&state, ST_FAILED, __ATOMIC_RELEASE);
 		return NULL;
 	}
+	__atomic_store_n(&live_ctx, t, __ATOMIC_RELEASE);
 	if (cfg->exporter != EXP_EXPORTER_CONSOLE && cfg->exporter != EXP_EXPORTER_NONE &&
-	    exp_resource_build(&t.res, cfg))
+	    exp_resource_build(&t->res, cfg))
 		wt_warn("exporter: out of memory building the resource; exporting without it");
-	loop(&t);
-	if (t.used_transport)
+	loop(t);
+	if (t->used_transport)
 		exp_transport_shutdown();
-	exp_resource_free(&t.res);
-	exp_buf_free(&t.out);
-	free(t.batch);
+	__atomic_store_n(&live_ctx, NULL, __ATOMIC_RELEASE);
+	exp_resource_free(&t->res);
+	exp_buf_free(&t->out);
+	free(t->batch);
+	free(t);
 	return NULL;
 }
 
@@ -525,6 +535,11 @@ void exp_atfork_child(void)
 {
 	/* The parent's thread does not exist here; its memory (batch, buffers, resource) stays
 	 * mapped copy-on-write and is never touched. */
+	if (live_ctx) {
+		live_ctx->next_orphan = orphans;
+		orphans = live_ctx;
+		live_ctx = NULL;
+	}
 	reset_state();
 }
 
