@@ -102,8 +102,8 @@ static struct conn *conn_new(int role)
 	struct conn *c = pool_get(&conn_pool);
 	if (c == NULL)
 		return NULL;
-	memset(c, 0, offsetof(struct conn, bind_ts));
-	c->bind_ts[0] = '\0';
+	memset(c, 0, offsetof(struct conn, bind) + offsetof(struct wt_parent, ts));
+	c->bind.ts[0] = '\0';
 	atomic_store(&c->refs, 1);
 	c->role = (uint8_t)role;
 	http_parser_init(&c->pin, role == WT_ROLE_CLIENT ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST);
@@ -284,8 +284,8 @@ void agent_on_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	set_role(c, WT_ROLE_CLIENT);
 	peer_from_sockaddr(&c->peer, addr, len);
 	c->bind_used = 0;
-	if (!spans_current(&c->bind, c->bind_ts, &c->bind_ts_len))
-		c->bind.valid = false;
+	if (!spans_current(&c->bind))
+		c->bind.sc.valid = false;
 }
 
 void agent_on_close(int fd)

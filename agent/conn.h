@@ -46,6 +46,15 @@ struct wt_span_rec {
 	char hdr[INJ_HEADERS_MAX]; /* client: the header lines inserted into its request */
 };
 
+/* A copy of a request's context as its children need it: ids and flags, the id of ITS parent
+ * (to recognise a traceparent a proxy forwards unchanged), and its tracestate. */
+struct wt_parent {
+	struct ctx_span_context sc;
+	uint8_t pparent[8]; /* the parent's own parent span id; zero if none */
+	uint16_t ts_len;
+	char ts[CTX_TRACESTATE_MAX + 1];
+};
+
 #define WT_FIFO_MAX 8
 
 struct wt_lock {
@@ -64,10 +73,11 @@ struct conn {
 	struct inj_state inj;
 	struct wt_span_rec *fifo[WT_FIFO_MAX];
 	uint8_t fifo_first, fifo_n;
+	/* client: a request whose forwarded traceparent was already replaced on the wire although
+	 * the write was cut short before its head end; the next head end is this request's. */
+	struct wt_span_rec *early_rec;
 	uint8_t bind_used;
-	struct ctx_span_context bind; /* client: the request context current at connect() */
-	uint16_t bind_ts_len;
-	char bind_ts[CTX_TRACESTATE_MAX + 1];
+	struct wt_parent bind; /* client: the request context current at connect() */
 };
 
 /* conn.c */
@@ -85,12 +95,15 @@ void conn_head_buf_put(char *b);
 /* spans.c: records, parentage and the thread's current request */
 struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *ev,
 				       uint64_t start_ns);
+/* Client request head: begins the CLIENT span and says what to put on the wire: *hdr_len bytes
+ * at r->hdr, inserted before the blank line (*replace_off < 0) or replacing the 55-character
+ * traceparent value that starts *replace_off bytes into the head (a forwarded header). */
 struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
-				       uint64_t start_ns, size_t *hdr_len);
+				       uint64_t start_ns, size_t *hdr_len, long *replace_off);
 void spans_end(struct wt_span_rec *r, uint64_t end_ns);
 void spans_release(struct wt_span_rec *r);
 void spans_set_current(struct wt_span_rec *r);
-bool spans_current(struct ctx_span_context *sc, char *ts, uint16_t *ts_len);
+bool spans_current(struct wt_parent *out);
 
 /* lifecycle.c */
 void agent_on_first_span(void);

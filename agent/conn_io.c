@@ -159,18 +159,32 @@ static void client_out_event(struct conn *c, const struct http_event *ev, size_t
 		lend_buffer(&c->pout, &c->hbuf_out, true);
 		break;
 	case HTTP_EV_HEAD_END:
-		if (planning && pl->n < WT_MAX_PLANNED) {
+		if (c->early_rec) {
+			/* Already begun and pushed when its replaced traceparent went out. */
+			c->early_rec = NULL;
+			if (planning && pl->n < WT_MAX_PLANNED) {
+				pl->rec[pl->n] = NULL;
+				pl->at[pl->n] = base + ev->off;
+				pl->ins_of[pl->n] = -1;
+			}
+		} else if (planning && pl->n < WT_MAX_PLANNED) {
 			size_t hl = 0;
+			long rep = -1;
 			uint64_t start = c->out_start_ns ? c->out_start_ns : wt_clock_wall_ns();
-			struct wt_span_rec *r = spans_client_begin(c, ev, start, &hl);
+			struct wt_span_rec *r = spans_client_begin(c, ev, start, &hl, &rep);
+			size_t blank = base + ev->off;
 			pl->rec[pl->n] = r;
-			pl->at[pl->n] = base + ev->off;
+			pl->at[pl->n] = blank;
 			pl->ins_of[pl->n] = -1;
-			if (r && hl) {
+			/* A replaced value must lie wholly inside this call's bytes. */
+			size_t head_start = blank - (blank < ev->head_len ? blank : ev->head_len);
+			if (r && hl && (rep < 0 || blank >= ev->head_len)) {
+				struct inj_insert *in = &pl->ins[pl->nins];
+				in->at = rep < 0 ? blank : head_start + (size_t)rep;
+				in->skip = rep < 0 ? 0 : hl;
+				in->bytes = r->hdr;
+				in->len = hl;
 				pl->ins_of[pl->n] = pl->nins;
-				pl->ins[pl->nins].at = base + ev->off;
-				pl->ins[pl->nins].bytes = r->hdr;
-				pl->ins[pl->nins].len = hl;
 				pl->nins++;
 			}
 			if (r == NULL)
@@ -239,6 +253,7 @@ static ssize_t client_write(struct conn *c, const struct iovec *iov, int iovcnt,
 {
 	size_t total = iov_total(iov, iovcnt);
 	struct http_parser snap = c->pout;
+	struct wt_span_rec *early_snap = c->early_rec;
 	struct plan pl;
 	pl.n = pl.nins = 0;
 	pl.give_up = false;
@@ -250,21 +265,28 @@ static ssize_t client_write(struct conn *c, const struct iovec *iov, int iovcnt,
 	if (consumed < total && !pl.give_up) {
 		/* Short write or error: parse again exactly what went out. */
 		c->pout = snap;
+		c->early_rec = early_snap;
 		struct plan again;
 		again.n = again.nins = 0;
 		again.give_up = false;
 		client_out_feed(c, iov, iovcnt, consumed, &again, false);
-		if (done > 0 && pl.ins[done - 1].at == consumed)
+		if (done > 0 && pl.ins[done - 1].skip == 0 && pl.ins[done - 1].at == consumed)
 			client_out_head_at(c, iov, iovcnt, consumed);
 	}
 	for (int k = 0; k < heads; k++) {
 		struct wt_span_rec *rec = pl.rec[k];
 		if (rec == NULL)
 			continue;
-		bool went = pl.at[k] < consumed ||
-			    (pl.at[k] == consumed && pl.ins_of[k] >= 0 && pl.ins_of[k] < done);
-		if (went && !pl.give_up && conn_fifo_push(c, rec))
+		int ins = pl.ins_of[k];
+		bool happened = ins >= 0 && ins < done;
+		bool replaced = happened && pl.ins[ins].skip > 0;
+		bool parsed = pl.at[k] < consumed || (pl.at[k] == consumed && happened && !replaced);
+		bool went = parsed || replaced;
+		if (went && !pl.give_up && conn_fifo_push(c, rec)) {
+			if (!parsed)
+				c->early_rec = rec; /* its head end is still to be parsed */
 			continue;
+		}
 		if (went)
 			pl.give_up = true;
 		spans_release(rec);

@@ -18,6 +18,7 @@
  * Thread/signal safety: pure functions of their arguments and const tables; async-signal-safe.
  */
 #include "http_head.h"
+#include "http_scan.h"
 
 #include <errno.h>
 #include <string.h>
@@ -194,7 +195,8 @@ static bool next_line(const char *buf, size_t len, size_t *pos, struct line *l)
 /* "HTTP/1.x" at s: the minor digit, or -1. */
 static int version_minor(const char *s, size_t len)
 {
-	if (len < 8 || memcmp(s, "HTTP/1.", 7) != 0 || !(http_ctab[(unsigned char)s[7]] & HTTP_C_DIGIT))
+	if (len < 8 || memcmp(s, "HTTP/1.", 7) != 0 ||
+	    !(http_ctab[(unsigned char)s[7]] & HTTP_C_DIGIT))
 		return -1;
 	return s[7] - '0';
 }
@@ -337,37 +339,46 @@ static void store(struct http_head *h, int f, const struct http_str *v)
 		h->flags |= HTTP_HF_EXPECT_CONTINUE;
 }
 
-static int header_line(const struct line *l, struct http_head *h, struct http_cl *cl,
-		       struct http_te *te)
+/* The field line at *pos: name, colon, value, up to and past its CRLF or LF (or the end). */
+static int header_line(const char *buf, size_t len, size_t *pos, struct http_head *h,
+		       struct http_cl *cl, struct http_te *te)
 {
+	const unsigned char *u = (const unsigned char *)buf;
 	size_t n, b, e, i;
 	struct http_str v;
 	int f;
 
-	n = span(l->p, l->len, HTTP_C_TCHAR);
-	if (n == 0 || n == l->len || l->p[n] != ':')
+	n = http_token_end(u, *pos, len);
+	if (n == *pos || n >= len || u[n] != ':')
 		return -EINVAL;
 	b = n + 1;
-	e = l->len;
-	f = field_of(l->p, n);
+	e = http_scan(u, b, len, HTTP_C_VALUE);
+	if (e < len && u[e] == '\n')
+		i = e + 1;
+	else if (len - e >= 2 && u[e] == '\r' && u[e + 1] == '\n')
+		i = e + 2;
+	else if (e == len)
+		i = len;
+	else
+		return -EINVAL; /* a control character (bare CR, NUL, ...) inside the value */
+	f = field_of(buf + *pos, n - *pos);
+	*pos = i;
 	if (f == HTTP_F_CONTENT_LENGTH) {
 		for (i = b; i < e; i++)
-			http_cl_byte(cl, (unsigned char)l->p[i]);
+			http_cl_byte(cl, u[i]);
 		http_cl_line_end(cl);
 	} else if (f == HTTP_F_TRANSFER_ENCODING) {
 		for (i = b; i < e; i++)
-			http_te_byte(te, (unsigned char)l->p[i]);
+			http_te_byte(te, u[i]);
 		http_te_line_end(te);
 	}
 	if (f < 0)
-		return 0; /* values we do not return are not checked (the parser has) */
-	if (http_scan((const unsigned char *)l->p, b, e, HTTP_C_VALUE) != e)
-		return -EINVAL; /* a control character (bare CR, NUL, ...) inside the value */
-	while (b < e && (l->p[b] == ' ' || l->p[b] == '\t'))
+		return 0;
+	while (b < e && (u[b] == ' ' || u[b] == '\t'))
 		b++;
-	while (e > b && (l->p[e - 1] == ' ' || l->p[e - 1] == '\t'))
+	while (e > b && (u[e - 1] == ' ' || u[e - 1] == '\t'))
 		e--;
-	v.ptr = l->p + b;
+	v.ptr = buf + b;
 	v.len = e - b;
 	store(h, f, &v);
 	return 0;
@@ -389,10 +400,12 @@ int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out)
 	rc = dir == HTTP_DIR_REQUEST ? request_line(&l, out) : status_line(&l, out);
 	if (rc < 0)
 		return rc;
-	while (next_line(buf, len, &pos, &l)) {
-		if (l.len > 0 && (l.p[0] == ' ' || l.p[0] == '\t'))
-			continue; /* obs-fold (see http_head.h) */
-		rc = header_line(&l, out, &cl, &te);
+	while (pos < len) {
+		if (buf[pos] == ' ' || buf[pos] == '\t') {
+			next_line(buf, len, &pos, &l); /* obs-fold (see http_head.h): skipped */
+			continue;
+		}
+		rc = header_line(buf, len, &pos, out, &cl, &te);
 		if (rc < 0)
 			return rc;
 	}

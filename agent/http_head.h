@@ -78,9 +78,8 @@ struct http_head {
  * beginning with whitespace (obs-fold) is skipped: the incremental parser has already turned
  * each obs-fold of the heads it captures into spaces (RFC 9112 5.2), so the continuation is
  * part of the previous value. Returns 0, or -EINVAL for a malformed start line, a header line
- * without a token name and colon, or a control character in a value it returns (values of other
- * fields are not re-checked: the parser has checked every byte of the heads it captures); on
- * -EINVAL *out is partially filled and must not be used.
+ * without a token name and colon, or a control character (bare CR, NUL, ...) in a value; then
+ * *out is partially filled and must not be used.
  */
 int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out);
 
@@ -129,10 +128,5 @@ void http_te_line_end(struct http_te *s);
 #define HTTP_C_HEX 0x08
 #define HTTP_C_DIGIT 0x10
 extern const uint8_t http_ctab[256];
-
-/* Scanners (http_head_stream.c): the first position in d[pos..end) whose byte is not of class
- * cls (HTTP_C_VALUE or HTTP_C_TARGET), resp. not a token character; 8 or 16 bytes at a time. */
-size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls);
-size_t http_token_end(const unsigned char *d, size_t pos, size_t end);
 
 #endif

@@ -20,129 +20,13 @@
  * tables; async-signal-safe.
  */
 #include "http_parser.h"
+#include "http_scan.h"
 
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 static inline unsigned char lc(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-/*
- * Scanning the long runs (field values, targets, reason phrases, names) many bytes at a time.
- * With SSE2 (every x86-64) 16 bytes are classified at once with unsigned byte compares;
- * elsewhere a word-at-a-time bit trick ("has a byte below n", exact for n <= 128, plus "has a
- * byte equal to 0x7f") skips 8 plain bytes at once. Either way the lowest flagged byte is found
- * exactly and the class table decides about it, so the result is the same as a byte loop's.
- */
-#ifdef __SSE2__
-static inline unsigned special16(const unsigned char *s, unsigned char below)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i ge = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8((char)below)), x);
-	__m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
-
-	return ((unsigned)~_mm_movemask_epi8(ge) | (unsigned)_mm_movemask_epi8(del)) & 0xffffu;
-}
-
-/* Bytes that are not [A-Za-z0-9-], the characters of nearly every field name. */
-static inline unsigned unusual16(const unsigned char *s)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i a = _mm_sub_epi8(_mm_or_si128(x, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-	__m128i n = _mm_sub_epi8(x, _mm_set1_epi8('0'));
-	__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(a, _mm_set1_epi8(25)), a),
-				  _mm_cmpeq_epi8(_mm_min_epu8(n, _mm_set1_epi8(9)), n));
-
-	ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
-	return (unsigned)~_mm_movemask_epi8(ok) & 0xffffu;
-}
-#else
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static inline uint64_t special8(const unsigned char *s, uint64_t below)
-{
-	uint64_t x, y;
-
-	memcpy(&x, s, 8); /* unaligned load */
-	y = x ^ (ONES * 0x7f);
-	return (((x - ONES * below) & ~x) | ((y - ONES) & ~y)) & HIGHS;
-}
-#endif
-
-static inline size_t scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls)
-{
-	unsigned char below = cls == HTTP_C_TARGET ? 0x21 : 0x20;
-
-#ifdef __SSE2__
-	unsigned m;
-
-	while (end - pos >= 16) {
-		m = special16(d + pos, below);
-		if (!m) {
-			pos += 16;
-			continue;
-		}
-		pos += (size_t)__builtin_ctz(m);
-		if (!(http_ctab[d[pos]] & cls))
-			return pos;
-		pos++; /* HTAB inside a value */
-	}
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t m;
-
-	while (end - pos >= 8) {
-		m = special8(d + pos, below);
-		if (!m) {
-			pos += 8;
-			continue;
-		}
-		pos += (size_t)__builtin_ctzll(m) >> 3; /* borrows only run upwards */
-		if (!(http_ctab[d[pos]] & cls))
-			return pos;
-		pos++;
-	}
-#endif
-	while (pos < end && (http_ctab[d[pos]] & cls))
-		pos++;
-	return pos;
-}
-
-static inline size_t token_end(const unsigned char *d, size_t pos, size_t end)
-{
-#ifdef __SSE2__
-	unsigned m;
-
-	while (end - pos >= 16) {
-		m = unusual16(d + pos);
-		if (!m) {
-			pos += 16;
-			continue;
-		}
-		pos += (size_t)__builtin_ctz(m);
-		if (!(http_ctab[d[pos]] & HTTP_C_TCHAR))
-			return pos;
-		pos++; /* a rarer token character such as '_' or '.' */
-	}
-#endif
-	while (pos < end && (http_ctab[d[pos]] & HTTP_C_TCHAR))
-		pos++;
-	return pos;
-}
-
-
-size_t http_scan(const unsigned char *d, size_t pos, size_t end, uint8_t cls)
-{
-	return scan(d, pos, end, cls);
-}
-
-size_t http_token_end(const unsigned char *d, size_t pos, size_t end)
-{
-	return token_end(d, pos, end);
 }
 
 /* --- the head machine -------------------------------------------------------------------- */
@@ -157,7 +41,8 @@ static const char *const hdr_name[] = { "", "content-length", "transfer-encoding
 static const uint8_t hdr_len[] = { 0, 14, 17 };
 
 /* The method's first bytes packed big-endian into http_parser.word. */
-#define W(a, b, c, d) ((uint64_t)(a) << 24 | (uint64_t)(b) << 16 | (uint64_t)(c) << 8 | (uint64_t)(d))
+#define W(a, b, c, d)                                                                      \
+	((uint64_t)(a) << 24 | (uint64_t)(b) << 16 | (uint64_t)(c) << 8 | (uint64_t)(d))
 #define WORD_HEAD W('H', 'E', 'A', 'D')
 #define WORD_PRI W(0, 'P', 'R', 'I')
 #define WORD_CONNECT ((uint64_t)W(0, 'C', 'O', 'N') << 32 | W('N', 'E', 'C', 'T'))
@@ -173,6 +58,7 @@ static int line_end(struct http_parser *p)
 	}
 	p->last_hdr = p->hdr;
 	p->hdr = HTTP_HDR_NONE;
+	p->cnt = 0;
 	p->state = HTTP_S_LINE;
 	return 0;
 }
@@ -196,7 +82,8 @@ static int version_byte(struct http_parser *p, unsigned char c)
 
 	if (p->cnt < 7) {
 		if (c != (unsigned char)v[p->cnt])
-			return p->cnt == 5 && c >= '0' && c <= '9' ? -HTTP_R_HTTP2 : -HTTP_R_START_LINE;
+			return p->cnt == 5 && c >= '0' && c <= '9' ? -HTTP_R_HTTP2
+								     : -HTTP_R_START_LINE;
 		p->cnt++;
 		return 0;
 	}
@@ -240,12 +127,14 @@ static size_t name_bytes(struct http_parser *p, const unsigned char *d, size_t p
 		if (!is_tchar(c))
 			break;
 		if (p->hdr != HTTP_HDR_NONE) {
-			if (p->cnt < hdr_len[p->hdr] && lc(c) == (unsigned char)hdr_name[p->hdr][p->cnt])
+			const char *name = hdr_name[p->hdr];
+
+			if (p->cnt < hdr_len[p->hdr] && lc(c) == (unsigned char)name[p->cnt])
 				p->cnt++;
 			else
 				p->hdr = HTTP_HDR_NONE;
 		} else {
-			pos = token_end(d, pos, end) - 1;
+			pos = http_token_end(d, pos, end) - 1;
 		}
 		pos++;
 	}
@@ -274,6 +163,16 @@ static int line_term(struct http_parser *p, unsigned char c, size_t *pos, int re
 		return line_end(p);
 	}
 	return -reason;
+}
+
+/* CRLF or LF at d[q]: the position after it, or 0 if the line does not end there. */
+static inline size_t eol_after(const unsigned char *d, size_t q, size_t end)
+{
+	if (q < end && d[q] == '\n')
+		return q + 1;
+	if (end - q >= 2 && d[q] == '\r' && d[q + 1] == '\n')
+		return q + 2;
+	return 0;
 }
 
 /* A framing header's value met on the fast path: interpreted on copies of the state, which are
@@ -314,21 +213,19 @@ static size_t fast_lines(struct http_parser *p, const unsigned char *d, size_t p
 	int hdr;
 
 	while (pos < end && is_tchar(d[pos])) {
-		q = token_end(d, pos + 1, end);
+		q = http_token_end(d, pos + 1, end);
 		if (q >= end || d[q] != ':')
 			break;
 		hdr = HTTP_HDR_NONE;
 		if (q - pos == 14 && http_str_ieq((const char *)d + pos, 14, "content-length"))
 			hdr = HTTP_HDR_CL;
-		else if (q - pos == 17 && http_str_ieq((const char *)d + pos, 17, "transfer-encoding"))
+		else if (q - pos == 17 &&
+			 http_str_ieq((const char *)d + pos, 17, "transfer-encoding"))
 			hdr = HTTP_HDR_TE;
 		v = q + 1;
-		ve = q = scan(d, v, end, HTTP_C_VALUE);
-		if (q < end && d[q] == '\n')
-			q++;
-		else if (end - q >= 2 && d[q] == '\r' && d[q + 1] == '\n')
-			q += 2;
-		else
+		ve = http_scan(d, v, end, HTTP_C_VALUE);
+		q = eol_after(d, ve, end);
+		if (!q)
 			break;
 		if (hdr != HTTP_HDR_NONE && fast_framing(p, hdr, d + v, ve - v) < 0)
 			break;
@@ -336,6 +233,60 @@ static size_t fast_lines(struct http_parser *p, const unsigned char *d, size_t p
 		pos = q;
 	}
 	return pos;
+}
+
+/* Fast path for a whole request-line in the chunk; same state as the byte machine leaves, or
+ * no progress (pos) for anything it would treat otherwise. */
+static size_t fast_request_line(struct http_parser *p, const unsigned char *d, size_t pos,
+				size_t end)
+{
+	size_t m = http_token_end(d, pos, end), t, q, i;
+
+	if (m == pos || m - pos > HTTP_METHOD_MAX || m >= end || d[m] != ' ')
+		return pos;
+	t = http_scan(d, m + 1, end, HTTP_C_TARGET);
+	if (t == m + 1 || end - t < 10 || d[t] != ' ' || memcmp(d + t + 1, "HTTP/1.", 7) != 0 ||
+	    d[t + 8] < '0' || d[t + 8] > '9')
+		return pos;
+	q = eol_after(d, t + 9, end);
+	if (!q)
+		return pos;
+	for (i = pos; i < m && i < pos + 8; i++)
+		p->word = p->word << 8 | d[i];
+	p->cnt = (uint16_t)(m - pos);
+	if (method_end(p) < 0) {
+		p->word = 0; /* PRI: the byte machine reports it at its own offset */
+		p->cnt = 0;
+		return pos;
+	}
+	p->minor = (uint8_t)(d[t + 8] - '0');
+	p->hdr = HTTP_HDR_START;
+	line_end(p);
+	return q;
+}
+
+/* Fast path for a whole status-line in the chunk, as fast_request_line(). */
+static size_t fast_status_line(struct http_parser *p, const unsigned char *d, size_t pos,
+			       size_t end)
+{
+	const unsigned char *s = d + pos;
+	size_t q;
+
+	if (end - pos < 13 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' ||
+	    s[8] != ' ' || s[9] < '1' || s[9] > '9' || s[10] < '0' || s[10] > '9' || s[11] < '0' ||
+	    s[11] > '9')
+		return pos;
+	q = pos + 12;
+	if (d[q] == ' ')
+		q = http_scan(d, q + 1, end, HTTP_C_VALUE);
+	q = eol_after(d, q, end);
+	if (!q)
+		return pos;
+	p->minor = (uint8_t)(s[7] - '0');
+	p->status = (uint16_t)((s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0'));
+	p->hdr = HTTP_HDR_START;
+	line_end(p);
+	return q;
 }
 
 /* One step at d[*pos] (*pos < end): 0 to go on, HTTP_STEP_*, or -reason. */
@@ -346,6 +297,14 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 
 	switch (p->state) {
 	case HTTP_S_METHOD:
+		if (p->cnt == 0) {
+			size_t q = fast_request_line(p, d, *pos, end);
+
+			if (q != *pos) {
+				*pos = q;
+				return 0;
+			}
+		}
 		if (is_tchar(c)) {
 			if (++p->cnt > HTTP_METHOD_MAX)
 				return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
@@ -363,7 +322,7 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 	case HTTP_S_TARGET:
 		if (http_ctab[c] & HTTP_C_TARGET) {
 			p->state = HTTP_S_TARGET;
-			*pos = scan(d, *pos, end, HTTP_C_TARGET);
+			*pos = http_scan(d, *pos, end, HTTP_C_TARGET);
 		}
 		if (*pos == end)
 			return 0;
@@ -377,6 +336,14 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 		return -(c == '\r' || c == '\n' ? HTTP_R_HTTP09 : HTTP_R_START_LINE);
 	case HTTP_S_RQ_VERSION:
 	case HTTP_S_RS_VERSION:
+		if (p->state == HTTP_S_RS_VERSION && p->cnt == 0) {
+			size_t q = fast_status_line(p, d, *pos, end);
+
+			if (q != *pos) {
+				*pos = q;
+				return 0;
+			}
+		}
 		if (p->cnt == 0 && end - *pos >= 8 && memcmp(d + *pos, "HTTP/1.", 7) == 0 &&
 		    d[*pos + 7] >= '0' && d[*pos + 7] <= '9') {
 			/* the whole version at once: same outcome as eight version_byte() calls */
@@ -411,7 +378,7 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 		}
 		return line_term(p, c, pos, HTTP_R_START_LINE);
 	case HTTP_S_REASON:
-		*pos = scan(d, *pos, end, HTTP_C_VALUE);
+		*pos = http_scan(d, *pos, end, HTTP_C_VALUE);
 		return *pos == end ? 0 : line_term(p, d[*pos], pos, HTTP_R_START_LINE);
 	case HTTP_S_EOL:
 		p->hdr = HTTP_HDR_START;
@@ -440,7 +407,7 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 		*pos = name_bytes(p, d, *pos, end, &rc);
 		return rc;
 	case HTTP_S_VALUE:
-		*pos = scan(d, *pos, end, HTTP_C_VALUE);
+		*pos = http_scan(d, *pos, end, HTTP_C_VALUE);
 		return *pos == end ? 0 : line_term(p, d[*pos], pos, HTTP_R_HEADER);
 	case HTTP_S_FVALUE:
 		if (!(http_ctab[c] & HTTP_C_VALUE))

@@ -1,20 +1,18 @@
 /*
  * http_parser.c - incremental HTTP/1.x framing (see http_parser.h for the contract).
  *
- * Design: a byte-level state machine whose whole state is struct http_parser, so a message may
- * arrive in any split (one byte at a time included) and the events come out at the same
- * absolute offsets as for one big chunk; the unit tests replay every case at every split point
- * to hold that. The states that see long runs (request-target, field values, reason phrase,
- * bodies, chunk data) advance with tight table-driven loops or O(1) skips, so the cost is about
- * one table lookup per head byte and nothing per body byte.
+ * Design: a state machine whose whole state is struct http_parser, so a message may arrive in
+ * any split (one byte at a time included) and the events come out at the same absolute offsets
+ * as for one big chunk; the unit tests replay every case at every split point to hold that, the
+ * fuzz target compares random splits with the whole.
  *
- * This file drives the messages: between messages, heads (whose syntax steps live in
- * http_head_stream.c, http_head_run()), the blank line, bodies and chunked coding. Heads are
- * validated as they stream by (RFC 9112 3 request-line, 4 status-line, 5 field lines with
- * RFC 9110 5.6.2 tokens) and copied into the caller's buffer in runs, not byte by byte,
- * bounded by the buffer's room so TOO_LARGE falls on an exact byte. The framing headers are interpreted on the fly with the rules shared with
- * http_head.c (http_cl_*, http_te_*), so framing needs no buffer: a head over the cap, or one
- * the caller chose not to capture, is still delimited exactly.
+ * This file drives the messages: between messages, heads (whose syntax lives in
+ * http_head_stream.c, http_head_run()), the blank line, bodies and chunked coding. Head bytes
+ * are copied into the caller's buffer in runs, not byte by byte, each run bounded by the
+ * buffer's room so that TOO_LARGE falls on an exact byte. Content-Length and
+ * Transfer-Encoding are interpreted as they stream by (rules in http_head.c), so framing needs
+ * no buffer: a head over the cap, or one the caller chose not to capture, is still delimited
+ * exactly. Bodies cost O(1) per chunk (Content-Length, chunk data) or nothing (until EOF).
  *
  * Give-up policy: whenever the framing is ambiguous (conflicting Content-Length, a request
  * Transfer-Encoding that does not end in chunked, obs-fold on a framing header, bare CR, chunk
@@ -27,9 +25,10 @@
  * HEAD_END; HEAD_END's offset is the blank line's first byte and equals the return value.
  *
  * Thread/signal safety: no globals (only const tables), no allocation, no locks, no libc calls
- * but memcpy; async-signal-safe; one thread at a time per parser.
+ * but memcpy/memset; async-signal-safe; one thread at a time per parser.
  */
 #include "http_parser.h"
+#include "http_scan.h"
 
 #include <errno.h>
 #include <string.h>

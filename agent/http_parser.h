@@ -8,7 +8,9 @@
  * extracts fields from that copy with http_head_parse().
  *
  * Pure: no I/O, no allocation, no globals, no locks; async-signal-safe. Not thread-safe: one
- * parser is used by one thread at a time (the tracker serialises per connection).
+ * parser is used by one thread at a time (the tracker serialises per connection). The struct is
+ * plain data: it may be copied to snapshot and restore a parser (a copy made while a buffer is
+ * lent refers to the same buffer).
  *
  * Calling protocol:
  *
@@ -37,13 +39,16 @@
  *                Framing in ev.body / ev.content_length, status (responses), version_minor.
  *                The parser stops referring to the buffer here: it is the caller's again.
  *   MESSAGE_END  The message including its body is complete; ev.off (== return value) is just
- *                past its last byte, so a pipelined next message starts there.
+ *                past its last byte, so a pipelined next message starts there. ev.flags: the
+ *                message's flags as on its HEAD_END, plus HTTP_EVF_EOF / HTTP_EVF_SKIPPED.
  *   TOO_LARGE    The head reached the attached buffer's capacity without ending: ev.off is the
  *                first byte that did not fit. The buffer is released (the caller's again), the
  *                message is still framed: HEAD_END (TRUNCATED, head NULL) and MESSAGE_END follow,
  *                and the tracker passes the message through untraced.
- *   NOT_HTTP     Giving up for good: ev.reason says why, ev.off is the byte that decided it. The
- *                return value is len, and every later call returns len and NOT_HTTP again at no
+ *   NOT_HTTP     Giving up for good: ev.reason says why; ev.off is where the parser stopped:
+ *                the offending byte, or just past the field line whose value was invalid, or
+ *                the blank line when the framing of a complete head is refused. The return
+ *                value is len, and every later call returns len and NOT_HTTP again at no
  *                cost. Sent for bytes that are not HTTP/1.x (checked from the first byte: TLS,
  *                binary, HTTP/2 preface, HTTP/0.9), for malformed framing (never mis-frame:
  *                conflicting Content-Length, bad chunk sizes, ...), and after a protocol switch
@@ -57,6 +62,16 @@
  * the final response follows. Requests with a Transfer-Encoding that is not chunked-last, and
  * HTTP/1.0 messages with Transfer-Encoding (RFC 9112 6.1) are given up on. Leading empty lines
  * before a message are skipped (RFC 9112 2.2), at most HTTP_BLANK_MAX bytes of them.
+ * A request with Content-Length and "Expect: 100-continue" is framed by its Content-Length: if
+ * the server answers with a final status and the client then drops the body, RFC 9110 10.1.1
+ * has the client close the connection, which is where this parser's view ends too.
+ *
+ * Syntax (RFC 9112 3-5): "method SP target SP HTTP/1.x" with a token method, or "HTTP/1.x SP
+ * 3DIGIT [SP reason]"; field lines "token ':' value" ended by CRLF or a bare LF, no whitespace
+ * before the colon, no control characters but HTAB in values, no bare CR. obs-fold (a line
+ * starting with SP/HTAB) is accepted and, in the captured copy, the line break before it is
+ * overwritten with spaces (RFC 9112 5.2), except right after the start line or after
+ * Content-Length / Transfer-Encoding lines, where it is refused (give up).
  *
  * Head size cap: the capacity of the attached buffer; the tracker's pool uses HTTP_HEAD_MAX.
  * The cap bounds only the capture: framing continues whatever the head's size with constant
@@ -70,8 +85,9 @@
 
 #include "http_head.h"
 
-/* Recommended head buffer size: covers the 8 KiB default of nginx's large_client_header_buffers
- * and Apache's LimitRequestFieldSize with room for cookies; heads beyond it go untraced. */
+/* Recommended head buffer size: twice the 8 KiB a single line may have in nginx
+ * (large_client_header_buffers 4 8k) and Apache (LimitRequestFieldSize 8190). Real heads are a
+ * few hundred bytes; the rare bigger ones (huge cookies) go untraced but stay framed. */
 #define HTTP_HEAD_MAX 16384
 
 /* Longest method token accepted (the longest registered methods are ~17 bytes); a longer run
@@ -213,7 +229,7 @@ int http_parser_skip_body(struct http_parser *p, uint64_t n, struct http_event *
 /* The parser gave up (NOT_HTTP was or will next be reported). */
 int http_parser_dead(const struct http_parser *p);
 
-/* --- private to http_parser.c and http_head_stream.c ------------------------------------------------ */
+/* --- private to http_parser.c and http_head_stream.c ------------------------------------ */
 
 /* http_parser.state. The head states S_METHOD..S_FVALUE are run by http_head_run(). */
 enum http_pstate {

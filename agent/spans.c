@@ -44,29 +44,30 @@ void spans_set_current(struct wt_span_rec *r)
 	cur_gen = r ? atomic_load_explicit(&r->gen, memory_order_relaxed) : 0;
 }
 
-/* Copy the context of a live record; false if it ended or was reused meanwhile. */
-static bool rec_context(struct wt_span_rec *r, uint32_t gen, struct ctx_span_context *sc, char *ts,
-			uint16_t *ts_len)
+/* Copy the context of a live record; false if it ended or was reused meanwhile (the
+ * generation is read before and after the copy, seqlock style). */
+static bool rec_context(struct wt_span_rec *r, uint32_t gen, struct wt_parent *out)
 {
 	if (atomic_load_explicit(&r->gen, memory_order_acquire) != gen ||
 	    !atomic_load_explicit(&r->live, memory_order_acquire))
 		return false;
-	*sc = r->ctx;
+	out->sc = r->ctx;
+	memcpy(out->pparent, r->span.parent_span_id, 8);
 	size_t n = r->span.tracestate.len;
 	if (n > CTX_TRACESTATE_MAX)
 		n = 0;
-	memcpy(ts, r->span.buf + r->span.tracestate.off, n);
-	ts[n] = '\0';
-	*ts_len = (uint16_t)n;
+	memcpy(out->ts, r->span.buf + r->span.tracestate.off, n);
+	out->ts[n] = '\0';
+	out->ts_len = (uint16_t)n;
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&r->gen, memory_order_relaxed) == gen && sc->valid;
+	return atomic_load_explicit(&r->gen, memory_order_relaxed) == gen && out->sc.valid;
 }
 
-bool spans_current(struct ctx_span_context *sc, char *ts, uint16_t *ts_len)
+bool spans_current(struct wt_parent *out)
 {
 	if (cur_rec == NULL)
 		return false;
-	if (!rec_context(cur_rec, cur_gen, sc, ts, ts_len)) {
+	if (!rec_context(cur_rec, cur_gen, out)) {
 		cur_rec = NULL;
 		return false;
 	}
@@ -194,11 +195,27 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 	return r;
 }
 
+/* Is the request's own traceparent the one its parent request received, forwarded unchanged
+ * by a proxy? Then it must carry our CLIENT span instead: same trace, and the parent id it
+ * names is our parent's own parent. An application's own traceparent (an SDK inside the
+ * program) names a different span and is left alone. */
+static bool forwarded_traceparent(const struct http_str tp, const struct wt_parent *p)
+{
+	static const uint8_t zero[8];
+	struct ctx_span_context in;
+	if (!p->sc.valid || memcmp(p->pparent, zero, 8) == 0 ||
+	    ctx_tp_parse(tp.ptr, tp.len, &in) < 0)
+		return false;
+	return memcmp(in.trace_id, p->sc.trace_id, 16) == 0 &&
+	       memcmp(in.span_id, p->pparent, 8) == 0;
+}
+
 struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
-				       uint64_t start_ns, size_t *hdr_len)
+				       uint64_t start_ns, size_t *hdr_len, long *replace_off)
 {
 	struct http_head h;
 	*hdr_len = 0;
+	*replace_off = -1;
 	if (ev->head == NULL || http_head_parse(ev->head, ev->head_len, HTTP_DIR_REQUEST, &h) < 0)
 		return NULL;
 	struct wt_span_rec *r = rec_get();
@@ -206,32 +223,36 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 		return NULL;
 	r->resp_flags = resp_flags_of(ev);
 
-	struct ctx_span_context parent = {0};
-	char ts[CTX_TRACESTATE_MAX + 1];
-	uint16_t ts_len = 0;
+	struct wt_parent parent;
 	bool has_parent = false;
-	if (!c->bind_used && c->bind.valid) {
+	if (!c->bind_used && c->bind.sc.valid) {
 		parent = c->bind;
-		ts_len = c->bind_ts_len;
-		memcpy(ts, c->bind_ts, ts_len);
 		has_parent = true;
 	} else {
-		has_parent = spans_current(&parent, ts, &ts_len);
+		has_parent = spans_current(&parent);
 	}
 	c->bind_used = 1;
-	bool passthrough = wt_cfg.sdk_disabled;
-	rec_identity(r, has_parent ? &parent : NULL, ts, ts_len, passthrough, start_ns);
+	rec_identity(r, has_parent ? &parent.sc : NULL, parent.ts, has_parent ? parent.ts_len : 0,
+		     wt_cfg.sdk_disabled, start_ns);
 	if (r->record) {
 		struct wt_req_view v;
 		req_view(&h, &v);
 		hspan_client_request(&r->span, &v, &c->peer);
 	}
-	/* A request that already carries traceparent gets nothing added. */
-	if (wt_cfg.propagate_tracecontext && !h.field[HTTP_F_TRACEPARENT].ptr && r->ctx.valid)
+	atomic_store_explicit(&r->live, 1, memory_order_release);
+	if (!wt_cfg.propagate_tracecontext || !r->ctx.valid)
+		return r;
+	struct http_str tp = h.field[HTTP_F_TRACEPARENT];
+	if (tp.ptr == NULL) {
 		*hdr_len = inj_format_headers(r->hdr, sizeof(r->hdr), &r->ctx,
 					      r->span.buf + r->span.tracestate.off,
 					      r->span.tracestate.len);
-	atomic_store_explicit(&r->live, 1, memory_order_release);
+	} else if (!(h.dup & (1u << HTTP_F_TRACEPARENT)) && tp.len == CTX_TRACEPARENT_LEN &&
+		   has_parent && forwarded_traceparent(tp, &parent)) {
+		*hdr_len = ctx_tp_format(&r->ctx, r->hdr);
+		*replace_off = (long)(tp.ptr - ev->head);
+	}
+	/* Otherwise the program set its own traceparent: nothing is added. */
 	return r;
 }
 

@@ -100,7 +100,8 @@ static void add_value(struct line *l, const struct exp_span *s, const struct exp
 		add(l, "\"", 1);
 		return;
 	case EXP_ATTR_BOOL:
-		add(l, *(const uint8_t *)&a->v.b ? "true" : "false", *(const uint8_t *)&a->v.b ? 4 : 5);
+		add(l, *(const uint8_t *)&a->v.b ? "true" : "false",
+		    *(const uint8_t *)&a->v.b ? 4 : 5);
 		return;
 	case EXP_ATTR_INT:
 		addf(l, "%lld", (long long)a->v.i);
@@ -131,8 +132,8 @@ static void add_value(struct line *l, const struct exp_span *s, const struct exp
 
 static const char *kind_name(unsigned k)
 {
-	static const char *const names[] = { "UNSPECIFIED", "INTERNAL", "SERVER",
-					     "CLIENT",      "PRODUCER", "CONSUMER" };
+	static const char *const names[] = {"UNSPECIFIED", "INTERNAL", "SERVER",
+	                                    "CLIENT",      "PRODUCER", "CONSUMER"};
 
 	return k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
@@ -157,8 +158,8 @@ static void add_attrs(struct line *l, const struct exp_span *s, unsigned owner)
 
 size_t exp_console_format(char *out, size_t size, const struct exp_span *s)
 {
-	struct line l = { out, size, 0, false };
-	static const char *const status[] = { "UNSET", "OK", "ERROR" };
+	struct line l = {out, size, 0, false};
+	static const char *const status[] = {"UNSET", "OK", "ERROR"};
 	uint64_t dur = s->end_ns > s->start_ns ? s->end_ns - s->start_ns : 0;
 	unsigned k, nev = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
 

@@ -93,12 +93,18 @@ static int curl_resolve(void *h, exp_curl_global_init_fn *ginit, exp_curl_versio
 	rc |= RESOLVE(h, "curl_version_info", *vinfo);
 	rc |= RESOLVE(h, "curl_easy_init", t->easy_init);
 	rc |= RESOLVE(h, "curl_easy_setopt", t->easy_setopt);
-	rc |= RESOLVE(h, "curl_easy_perform", t->easy_perform);
 	rc |= RESOLVE(h, "curl_easy_getinfo", t->easy_getinfo);
 	rc |= RESOLVE(h, "curl_easy_cleanup", t->easy_cleanup);
 	rc |= RESOLVE(h, "curl_easy_strerror", t->easy_strerror);
 	rc |= RESOLVE(h, "curl_slist_append", t->slist_append);
 	rc |= RESOLVE(h, "curl_slist_free_all", t->slist_free_all);
+	rc |= RESOLVE(h, "curl_multi_init", t->multi_init);
+	rc |= RESOLVE(h, "curl_multi_add_handle", t->multi_add_handle);
+	rc |= RESOLVE(h, "curl_multi_remove_handle", t->multi_remove_handle);
+	rc |= RESOLVE(h, "curl_multi_perform", t->multi_perform);
+	rc |= RESOLVE(h, "curl_multi_poll", t->multi_poll);
+	rc |= RESOLVE(h, "curl_multi_info_read", t->multi_info_read);
+	rc |= RESOLVE(h, "curl_multi_cleanup", t->multi_cleanup);
 	return rc ? -ENOENT : 0;
 }
 

@@ -21,23 +21,35 @@
 typedef CURLcode (*exp_curl_global_init_fn)(long flags);
 typedef CURL *(*exp_curl_easy_init_fn)(void);
 typedef CURLcode (*exp_curl_easy_setopt_fn)(CURL *h, CURLoption opt, ...);
-typedef CURLcode (*exp_curl_easy_perform_fn)(CURL *h);
 typedef CURLcode (*exp_curl_easy_getinfo_fn)(CURL *h, CURLINFO info, ...);
 typedef void (*exp_curl_easy_cleanup_fn)(CURL *h);
 typedef const char *(*exp_curl_easy_strerror_fn)(CURLcode code);
 typedef struct curl_slist *(*exp_curl_slist_append_fn)(struct curl_slist *l, const char *s);
 typedef void (*exp_curl_slist_free_all_fn)(struct curl_slist *l);
 typedef curl_version_info_data *(*exp_curl_version_info_fn)(CURLversion v);
+typedef CURLM *(*exp_curl_multi_init_fn)(void);
+typedef CURLMcode (*exp_curl_multi_handle_fn)(CURLM *m, CURL *h);
+typedef CURLMcode (*exp_curl_multi_perform_fn)(CURLM *m, int *running);
+typedef CURLMcode (*exp_curl_multi_poll_fn)(CURLM *m, struct curl_waitfd *fds, unsigned n,
+                                            int timeout_ms, int *numfds);
+typedef CURLMsg *(*exp_curl_multi_info_read_fn)(CURLM *m, int *left);
+typedef CURLMcode (*exp_curl_multi_cleanup_fn)(CURLM *m);
 
 struct exp_curl {
 	exp_curl_easy_init_fn easy_init;
 	exp_curl_easy_setopt_fn easy_setopt;
-	exp_curl_easy_perform_fn easy_perform;
 	exp_curl_easy_getinfo_fn easy_getinfo;
 	exp_curl_easy_cleanup_fn easy_cleanup;
 	exp_curl_easy_strerror_fn easy_strerror;
 	exp_curl_slist_append_fn slist_append;
 	exp_curl_slist_free_all_fn slist_free_all;
+	exp_curl_multi_init_fn multi_init;
+	exp_curl_multi_handle_fn multi_add_handle;
+	exp_curl_multi_handle_fn multi_remove_handle;
+	exp_curl_multi_perform_fn multi_perform;
+	exp_curl_multi_poll_fn multi_poll; /* libcurl >= 7.66 */
+	exp_curl_multi_info_read_fn multi_info_read;
+	exp_curl_multi_cleanup_fn multi_cleanup;
 	int has_http2;        /* the loaded libcurl was built with nghttp2 */
 	int has_ssl;          /* ... and with a TLS backend */
 	unsigned version_num; /* 0xXXYYZZ */

@@ -2,8 +2,9 @@
  * deliver.c - one batch to the collector: compress, post, retry with back-off, give up in time.
  *
  * exp_deliver() is the exporter thread's only way out of the process. It owns the one libcurl
- * easy handle (reused, so the connection to the collector is kept alive between batches), the
- * retry loop and what the agent says about failures.
+ * easy handle and the multi handle that drives it (both reused: the multi handle's connection
+ * cache keeps the connection to the collector alive between batches), the retry loop and what
+ * the agent says about failures.
  *
  * The loop ([OTLP] specification.md "Failures"; [OTSPEC] protocol/exporter.md "Retry"):
  * attempt; on success (partial success included) stop; on a non-retryable answer drop the
@@ -40,6 +41,7 @@
 uint64_t exp_hurry_ns;
 
 static CURL *easy;
+static CURLM *multi;
 static pid_t easy_pid;
 static struct exp_xfer xfer;
 static uint64_t rng;
@@ -51,6 +53,11 @@ static int warned_nohttp2;
 
 void exp_transport_set_deadline(uint64_t mono_ns)
 {
+	uint64_t margin = EXP_HURRY_MARGIN_MS * NS_PER_MS;
+
+	/* 1, not 0, for a deadline already (almost) here: 0 means "none". */
+	if (mono_ns)
+		mono_ns = mono_ns > margin + 1 ? mono_ns - margin : 1;
 	__atomic_store_n(&exp_hurry_ns, mono_ns, __ATOMIC_RELAXED);
 }
 
@@ -76,11 +83,20 @@ static CURL *handle(const struct exp_curl *c)
 	pid_t pid = getpid();
 
 	if (easy && easy_pid != pid)
-		easy = NULL; /* the parent's: abandoned on purpose, see the file comment */
+		easy = NULL, multi = NULL; /* the parent's: abandoned on purpose, see above */
 	if (!easy) {
 		easy = c->easy_init();
+		multi = c->multi_init();
 		easy_pid = pid;
+		if (!easy || !multi) {
+			if (easy)
+				c->easy_cleanup(easy);
+			if (multi)
+				c->multi_cleanup(multi);
+			easy = NULL, multi = NULL;
+		}
 	}
+	xfer.multi = multi;
 	return easy;
 }
 
@@ -258,7 +274,7 @@ int exp_deliver(const struct exp_config *cfg, const uint8_t *body, size_t len, i
 	}
 	h = handle(c);
 	if (!h) {
-		log_lost(cfg, nspans, EXP_OUT_DROPPED, "curl_easy_init failed");
+		log_lost(cfg, nspans, EXP_OUT_DROPPED, "cannot create a curl handle");
 		return EXP_OUT_DROPPED;
 	}
 	if (cfg->gzip && exp_gzip(body, len, &r.body, &r.len) == 0)
@@ -273,10 +289,13 @@ void exp_transport_shutdown(void)
 	/* Only with a handle is libcurl loaded; never load it here. */
 	if (easy && easy_pid == getpid()) {
 		const struct exp_curl *c = exp_curl_get();
-		if (c)
+		if (c) {
 			c->easy_cleanup(easy);
+			c->multi_cleanup(multi); /* closes the cached connection */
+		}
 	}
 	easy = NULL;
+	multi = NULL;
 	exp_xfer_free(&xfer);
 	exp_gzip_release();
 	exp_grpc_release();

@@ -39,21 +39,44 @@ int exp_buf_reserve(struct exp_buf *b, size_t more)
 	return 0;
 }
 
+int exp_buf_scratch(struct exp_buf *b, size_t size, void **out)
+{
+	void *p;
+
+	if (size > b->scratch_cap) {
+		if (size < 16384)
+			size = 16384;
+		p = realloc(b->scratch, size);
+		if (!p)
+			return -ENOMEM;
+		b->scratch = p;
+		b->scratch_cap = size;
+	}
+	*out = b->scratch;
+	return 0;
+}
+
 void exp_buf_free(struct exp_buf *b)
 {
 	free(b->p);
+	free(b->scratch);
 	b->p = NULL;
-	b->len = b->cap = 0;
+	b->scratch = NULL;
+	b->len = b->cap = b->scratch_cap = 0;
 }
 
 bool exp_ascii_only(const char *p, size_t n)
 {
-	uint64_t acc = 0, w;
+	uint64_t acc = 0, w[4];
 	size_t i = 0;
 
+	for (; i + 32 <= n; i += 32) { /* four independent words per step */
+		memcpy(w, p + i, 32);
+		acc |= w[0] | w[1] | w[2] | w[3];
+	}
 	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		acc |= w;
+		memcpy(w, p + i, 8);
+		acc |= w[0];
 	}
 	for (; i < n; i++)
 		acc |= (uint8_t)p[i];

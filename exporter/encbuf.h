@@ -14,12 +14,17 @@
 
 struct exp_buf {
 	uint8_t *p;
-	size_t len; /* bytes written */
-	size_t cap; /* bytes allocated */
+	size_t len;    /* bytes written */
+	size_t cap;    /* bytes allocated */
+	void *scratch; /* the encoder's working memory (per-span sizes), kept between batches */
+	size_t scratch_cap;
 };
 
 /* Make room for `more` bytes after len. Returns 0 or -ENOMEM (the buffer is unchanged). */
 int exp_buf_reserve(struct exp_buf *b, size_t more);
+/* Point *out at >= size bytes of scratch space (contents undefined). 0 or -ENOMEM. */
+int exp_buf_scratch(struct exp_buf *b, size_t size, void **out);
+/* Free the buffer and its scratch space; it can be used again afterwards. */
 void exp_buf_free(struct exp_buf *b);
 
 /* True if [p, p+n) is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */

@@ -120,13 +120,27 @@ static void put_str(struct jw *j, const char *s, size_t n)
 		}
 		*w++ = '\\';
 		switch (c) {
-		case '"': *w++ = '"'; break;
-		case '\\': *w++ = '\\'; break;
-		case '\n': *w++ = 'n'; break;
-		case '\r': *w++ = 'r'; break;
-		case '\t': *w++ = 't'; break;
-		case '\b': *w++ = 'b'; break;
-		case '\f': *w++ = 'f'; break;
+		case '"':
+			*w++ = '"';
+			break;
+		case '\\':
+			*w++ = '\\';
+			break;
+		case '\n':
+			*w++ = 'n';
+			break;
+		case '\r':
+			*w++ = 'r';
+			break;
+		case '\t':
+			*w++ = 't';
+			break;
+		case '\b':
+			*w++ = 'b';
+			break;
+		case '\f':
+			*w++ = 'f';
+			break;
 		default:
 			memcpy(w, "u00", 3);
 			w[3] = hex[c >> 4];
@@ -349,7 +363,7 @@ static void put_span_head(struct jw *j, const struct sp *c)
 
 static void put_span(struct jw *j, const struct exp_span *s)
 {
-	struct sp c = { s, s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF };
+	struct sp c = {s, s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF};
 	unsigned k, nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
 
 	put_span_head(j, &c);
@@ -412,17 +426,16 @@ static void put_resource(struct jw *j, const struct exp_resource *r)
 	PUTS(j, "]}");
 }
 
-int exp_json_encode(struct exp_buf *b, const struct exp_resource *res,
-		    const struct exp_span *spans, size_t n)
+int exp_json_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
+                    size_t n)
 {
-	struct jw j = { b, 0 };
+	struct jw j = {b, 0};
 	size_t i;
 
 	b->len = 0;
 	PUTS(&j, "{\"resourceSpans\":[{\"resource\":");
 	put_resource(&j, res);
-	PUTS(&j, ",\"scopeSpans\":[{\"scope\":{\"name\":\"" EXP_SCOPE_NAME
-		 "\",\"version\":");
+	PUTS(&j, ",\"scopeSpans\":[{\"scope\":{\"name\":\"" EXP_SCOPE_NAME "\",\"version\":");
 	put_str(&j, WIRETRACE_VERSION, sizeof(WIRETRACE_VERSION) - 1);
 	PUTS(&j, "},\"spans\":[");
 	for (i = 0; i < n; i++) {

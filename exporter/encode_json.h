@@ -18,8 +18,8 @@
  * may be NULL, and one ScopeSpans "wiretrace"), followed by a NUL that b->len does not count.
  * Returns 0 or -ENOMEM. The text is always valid
  * JSON in UTF-8, whatever bytes the spans hold. Reads spans defensively like exp_pb_encode. */
-int exp_json_encode(struct exp_buf *b, const struct exp_resource *res,
-		    const struct exp_span *spans, size_t n);
+int exp_json_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
+                    size_t n);
 
 /* Format a double as a JSON value into out (>= 32 bytes): the shortest of %.15g/%.16g/%.17g
  * that reads back to the same value, with '.' as the decimal point whatever the locale;

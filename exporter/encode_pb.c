@@ -5,10 +5,12 @@
  * type) followed by a varint (wire type 0), 8 little-endian bytes (1, fixed64/double), 4 bytes
  * (5, fixed32) or a length varint and that many bytes (2: strings, bytes, sub-messages). A
  * sub-message's length must be written before its contents, so the encoder makes two passes:
- * the *_size() functions compute every message's exact length, then the w*() functions write
- * front to back into a buffer reserved once for the whole request. The writers call the same
- * size functions for the nested lengths they need, so the two passes cannot disagree; the total
- * is still checked at the end.
+ * the first sizes every span (sp_size: each attribute's KeyValue and AnyValue, each event, the
+ * status, the span) to get the request's length; the second sizes each span again into the
+ * same small cache on the stack and the w*() functions write it front to back, taking every
+ * length prefix from that cache, into a buffer reserved once for the whole request. Both passes
+ * run the same size functions, so they cannot disagree; the total is still checked at the end.
+ * Sizing twice costs less than keeping per-attribute sizes for a whole batch in memory.
  *
  * Layout written (field numbers from opentelemetry-proto v1.x, see proto/):
  *   ExportTraceServiceRequest{1: ResourceSpans{1: Resource{1: KeyValue...},
@@ -33,20 +35,33 @@
 #include <stdbool.h>
 #include <string.h>
 
-struct sp {
-	const struct exp_span *s;
-	size_t used;
-	unsigned nattrs, nevents;
+/* Sizes of one span's nested messages: computed once by sp_size() in the first pass, kept
+ * for the whole batch in the buffer's scratch space, used for every length prefix in the
+ * second. */
+struct spsz {
+	uint32_t kv[EXP_SPAN_MAX_ATTRS];  /* KeyValue message of attribute i */
+	uint32_t any[EXP_SPAN_MAX_ATTRS]; /* its AnyValue message */
+	uint32_t ev[EXP_SPAN_MAX_EVENTS]; /* Event message k */
+	uint32_t status;                  /* Status message (0: not written) */
+	uint32_t total;                   /* the Span message */
 	bool ascii; /* the whole used buffer is ASCII: every string is valid UTF-8 as is */
 };
 
-static void sp_init(struct sp *c, const struct exp_span *s)
+/* One span being encoded. */
+struct sp {
+	const struct exp_span *s;
+	struct spsz *z;
+	size_t used;
+	unsigned nattrs, nevents;
+};
+
+static void sp_init(struct sp *c, const struct exp_span *s, struct spsz *z)
 {
 	c->s = s;
+	c->z = z;
 	c->used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
 	c->nattrs = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
 	c->nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
-	c->ascii = exp_ascii_only(s->buf, c->used);
 }
 
 /* Bounds-checked string of the span. */
@@ -62,7 +77,11 @@ static size_t sv(const struct sp *c, struct exp_str str, const char **p)
 
 static inline size_t vsize(uint64_t v)
 {
-	return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
+	if (v < 0x80)
+		return 1;
+	if (v < 0x4000)
+		return 2;
+	return 1 + (size_t)(63 - __builtin_clzll(v)) / 7;
 }
 
 /* Length-delimited field with a one-byte tag. */
@@ -77,6 +96,31 @@ static inline size_t wlen(bool ascii, const char *p, size_t n)
 	if (ascii || exp_ascii_only(p, n))
 		return n;
 	return exp_utf8_repaired_len(p, n);
+}
+
+/* memcpy for the short strings spans are made of: fixed-size moves the compiler inlines
+ * (two overlapping ones cover any length up to 16) instead of a library call each. */
+static inline void copy(uint8_t *w, const char *p, size_t n)
+{
+	uint64_t a, b;
+	uint32_t x, y;
+
+	if (n > 16) {
+		memcpy(w, p, n);
+	} else if (n >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + n - 8, 8);
+		memcpy(w, &a, 8);
+		memcpy(w + n - 8, &b, 8);
+	} else if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		memcpy(w, &x, 4);
+		memcpy(w + n - 4, &y, 4);
+	} else {
+		while (n--)
+			*w++ = (uint8_t)*p++;
+	}
 }
 
 static inline uint8_t *wvarint(uint8_t *w, uint64_t v)
@@ -110,7 +154,7 @@ static uint8_t *wstr(uint8_t *w, uint8_t tag, bool ascii, const char *p, size_t 
 
 	w = wtaglen(w, tag, wl);
 	if (wl == n) {
-		memcpy(w, p, n);
+		copy(w, p, n);
 		return w + n;
 	}
 	return w + exp_utf8_repair(w, p, n);
@@ -131,8 +175,11 @@ static size_t array_size(const struct sp *c, const struct exp_attr *a)
 	const char *p, *end, *el;
 	size_t n = sv(c, a->v.s, &p), sz = 0, k;
 
-	for (end = p + n, k = 0; k < a->count && p < end; k++)
-		sz += ldsize(ldsize(wlen(c->ascii, el, arr_next(&p, end, &el))));
+	for (end = p + n, k = 0; k < a->count && p < end; k++) {
+		size_t l = arr_next(&p, end, &el); /* sets el: a separate statement */
+
+		sz += ldsize(ldsize(wlen(c->z->ascii, el, l)));
+	}
 	return sz;
 }
 
@@ -144,7 +191,7 @@ static size_t any_size(const struct sp *c, const struct exp_attr *a)
 	switch (a->type) {
 	case EXP_ATTR_STRING:
 		n = sv(c, a->v.s, &p);
-		return ldsize(wlen(c->ascii, p, n));
+		return ldsize(wlen(c->z->ascii, p, n));
 	case EXP_ATTR_BOOL:
 		return 2;
 	case EXP_ATTR_INT:
@@ -157,12 +204,12 @@ static size_t any_size(const struct sp *c, const struct exp_attr *a)
 	return 0;
 }
 
-static size_t kv_size(const struct sp *c, const struct exp_attr *a)
+static size_t key_size(const struct sp *c, const struct exp_attr *a)
 {
 	const char *p;
 	size_t n = sv(c, a->key, &p);
 
-	return (n ? ldsize(wlen(c->ascii, p, n)) : 0) + ldsize(any_size(c, a));
+	return n ? ldsize(wlen(c->z->ascii, p, n)) : 0;
 }
 
 static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
@@ -175,7 +222,7 @@ static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
 	switch (a->type) {
 	case EXP_ATTR_STRING:
 		n = sv(c, a->v.s, &p);
-		return wstr(w, 0x0a, c->ascii, p, n); /* string_value = 1 */
+		return wstr(w, 0x0a, c->z->ascii, p, n); /* string_value = 1 */
 	case EXP_ATTR_BOOL:
 		memcpy(&b, &a->v.b, 1); /* never load a bool that may not hold 0 or 1 */
 		*w++ = 0x10;            /* bool_value = 2 */
@@ -194,26 +241,27 @@ static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
 		for (end = p + n, k = 0; k < a->count && p < end; k++) {
 			size_t l = arr_next(&p, end, &el);
 
-			w = wtaglen(w, 0x0a, ldsize(wlen(c->ascii, el, l))); /* values = 1 */
-			w = wstr(w, 0x0a, c->ascii, el, l);
+			w = wtaglen(w, 0x0a, ldsize(wlen(c->z->ascii, el, l))); /* values = 1 */
+			w = wstr(w, 0x0a, c->z->ascii, el, l);
 		}
 		return w;
 	}
 	return w;
 }
 
-static uint8_t *wkv(uint8_t *w, const struct sp *c, const struct exp_attr *a)
+static uint8_t *wkv(uint8_t *w, const struct sp *c, unsigned i)
 {
+	const struct exp_attr *a = &c->s->attrs[i];
 	const char *p;
 	size_t n = sv(c, a->key, &p);
 
 	if (n)
-		w = wstr(w, 0x0a, c->ascii, p, n); /* key = 1 */
-	w = wtaglen(w, 0x12, any_size(c, a)); /* value = 2 */
+		w = wstr(w, 0x0a, c->z->ascii, p, n); /* key = 1 */
+	w = wtaglen(w, 0x12, c->z->any[i]);           /* value = 2 */
 	return wany(w, c, a);
 }
 
-/* Attributes of owner (0 = the span, k = event k-1), each as a KeyValue field with `tag`. */
+/* Attributes of owner (0 = the span, k = event k-1), each as a KeyValue field. */
 static size_t attrs_size(const struct sp *c, unsigned owner)
 {
 	size_t sz = 0;
@@ -221,7 +269,7 @@ static size_t attrs_size(const struct sp *c, unsigned owner)
 
 	for (i = 0; i < c->nattrs; i++)
 		if (c->s->attrs[i].event == owner)
-			sz += ldsize(kv_size(c, &c->s->attrs[i]));
+			sz += ldsize(c->z->kv[i]);
 	return sz;
 }
 
@@ -230,11 +278,9 @@ static uint8_t *wattrs(uint8_t *w, const struct sp *c, unsigned owner, uint8_t t
 	unsigned i;
 
 	for (i = 0; i < c->nattrs; i++) {
-		const struct exp_attr *a = &c->s->attrs[i];
-
-		if (a->event == owner) {
-			w = wtaglen(w, tag, kv_size(c, a));
-			w = wkv(w, c, a);
+		if (c->s->attrs[i].event == owner) {
+			w = wtaglen(w, tag, c->z->kv[i]);
+			w = wkv(w, c, i);
 		}
 	}
 	return w;
@@ -246,7 +292,7 @@ static size_t event_size(const struct sp *c, unsigned k)
 	const char *p;
 	size_t n = sv(c, e->name, &p);
 
-	return (e->time_ns ? 9 : 0) + (n ? ldsize(wlen(c->ascii, p, n)) : 0) +
+	return (e->time_ns ? 9 : 0) + (n ? ldsize(wlen(c->z->ascii, p, n)) : 0) +
 	       attrs_size(c, k + 1) + (e->dropped_attrs ? 1 + vsize(e->dropped_attrs) : 0);
 }
 
@@ -261,8 +307,8 @@ static uint8_t *wevent(uint8_t *w, const struct sp *c, unsigned k)
 		w = wfixed64(w, e->time_ns);
 	}
 	if (n)
-		w = wstr(w, 0x12, c->ascii, p, n); /* name = 2 */
-	w = wattrs(w, c, k + 1, 0x1a);               /* attributes = 3 */
+		w = wstr(w, 0x12, c->z->ascii, p, n); /* name = 2 */
+	w = wattrs(w, c, k + 1, 0x1a);                /* attributes = 3 */
 	if (e->dropped_attrs) {
 		*w++ = 0x20; /* dropped_attributes_count = 4 */
 		w = wvarint(w, e->dropped_attrs);
@@ -275,7 +321,7 @@ static size_t status_size(const struct sp *c)
 	const char *p;
 	size_t n = sv(c, c->s->status_message, &p);
 
-	return (n ? ldsize(wlen(c->ascii, p, n)) : 0) +
+	return (n ? ldsize(wlen(c->z->ascii, p, n)) : 0) +
 	       (c->s->status_code ? 1 + vsize(c->s->status_code) : 0);
 }
 
@@ -289,30 +335,38 @@ static bool is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static size_t span_size(const struct sp *c)
+/* Fill every size of c; c->z->total is the Span message's. */
+static void sp_size(struct sp *c)
 {
 	const struct exp_span *s = c->s;
 	const char *p;
-	size_t sz = 18 + 10, n, st; /* trace_id, span_id */
-	unsigned k;
+	size_t sz = 18 + 10, n; /* trace_id, span_id */
+	unsigned i, k;
 
+	c->z->ascii = exp_ascii_only(s->buf, c->used);
+	for (i = 0; i < c->nattrs; i++) {
+		c->z->any[i] = (uint32_t)any_size(c, &s->attrs[i]);
+		c->z->kv[i] = (uint32_t)(key_size(c, &s->attrs[i]) + ldsize(c->z->any[i]));
+	}
+	for (k = 0; k < c->nevents; k++)
+		c->z->ev[k] = (uint32_t)event_size(c, k);
+	c->z->status = (uint32_t)status_size(c);
 	if ((n = sv(c, s->tracestate, &p)))
-		sz += ldsize(wlen(c->ascii, p, n));
+		sz += ldsize(wlen(c->z->ascii, p, n));
 	if (!is_zero(s->parent_span_id, 8))
 		sz += 10;
 	if ((n = sv(c, s->name, &p)))
-		sz += ldsize(wlen(c->ascii, p, n));
+		sz += ldsize(wlen(c->z->ascii, p, n));
 	sz += s->kind ? 1 + vsize(s->kind) : 0;
 	sz += (s->start_ns ? 9 : 0) + (s->end_ns ? 9 : 0);
 	sz += attrs_size(c, 0);
 	sz += s->dropped_attrs ? 1 + vsize(s->dropped_attrs) : 0;
 	for (k = 0; k < c->nevents; k++)
-		sz += ldsize(event_size(c, k));
+		sz += ldsize(c->z->ev[k]);
 	sz += s->dropped_events ? 1 + vsize(s->dropped_events) : 0;
-	if ((st = status_size(c)))
-		sz += ldsize(st);
+	sz += c->z->status ? ldsize(c->z->status) : 0;
 	sz += s->flags ? 2 + 4 : 0; /* field 16 needs a two-byte tag */
-	return sz;
+	c->z->total = (uint32_t)sz;
 }
 
 static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
@@ -330,7 +384,7 @@ static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
 	memcpy(w, s->span_id, 8);
 	w += 8;
 	if ((n = sv(c, s->tracestate, &p)))
-		w = wstr(w, 0x1a, c->ascii, p, n); /* trace_state = 3 */
+		w = wstr(w, 0x1a, c->z->ascii, p, n); /* trace_state = 3 */
 	if (!is_zero(s->parent_span_id, 8)) {
 		*w++ = 0x22; /* parent_span_id = 4 */
 		*w++ = 8;
@@ -338,7 +392,7 @@ static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
 		w += 8;
 	}
 	if ((n = sv(c, s->name, &p)))
-		w = wstr(w, 0x2a, c->ascii, p, n); /* name = 5 */
+		w = wstr(w, 0x2a, c->z->ascii, p, n); /* name = 5 */
 	if (s->kind) {
 		*w++ = 0x30; /* kind = 6 */
 		w = wvarint(w, s->kind);
@@ -368,17 +422,17 @@ static uint8_t *wspan(uint8_t *w, const struct sp *c)
 		w = wvarint(w, s->dropped_attrs);
 	}
 	for (k = 0; k < c->nevents; k++) {
-		w = wtaglen(w, 0x5a, event_size(c, k)); /* events = 11 */
+		w = wtaglen(w, 0x5a, c->z->ev[k]); /* events = 11 */
 		w = wevent(w, c, k);
 	}
 	if (s->dropped_events) {
 		*w++ = 0x60; /* dropped_events_count = 12 */
 		w = wvarint(w, s->dropped_events);
 	}
-	if ((st = status_size(c))) {
+	if ((st = c->z->status)) {
 		w = wtaglen(w, 0x7a, st); /* status = 15 */
 		if ((n = sv(c, s->status_message, &p)))
-			w = wstr(w, 0x12, c->ascii, p, n); /* message = 2 */
+			w = wstr(w, 0x12, c->z->ascii, p, n); /* message = 2 */
 		if (s->status_code) {
 			*w++ = 0x18; /* code = 3 */
 			w = wvarint(w, s->status_code);
@@ -395,10 +449,12 @@ static uint8_t *wspan(uint8_t *w, const struct sp *c)
 
 size_t exp_pb_span_size(const struct exp_span *s)
 {
+	struct spsz z;
 	struct sp c;
 
-	sp_init(&c, s);
-	return span_size(&c);
+	sp_init(&c, s, &z);
+	sp_size(&c);
+	return z.total;
 }
 
 static size_t res_kv_size(const struct exp_res_kv *kv)
@@ -443,34 +499,38 @@ static uint8_t *wresource(uint8_t *w, const struct exp_resource *r)
 }
 
 int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
-		  size_t n)
+                  size_t n)
 {
 	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
 	size_t scope = ldsize(nlen) + ldsize(vlen), ss, rsz, rs, total, i;
+	struct spsz *z;
 	uint8_t *w;
 	struct sp c;
 
+	b->len = 0;
+	if (n > SIZE_MAX / sizeof(*z) || exp_buf_scratch(b, n * sizeof(*z), (void **)&z))
+		return -ENOMEM;
 	ss = ldsize(scope);
-	for (i = 0; i < n; i++) {
-		sp_init(&c, &spans[i]);
-		ss += ldsize(span_size(&c));
+	for (i = 0; i < n; i++) { /* pass 1: sizes */
+		sp_init(&c, &spans[i], &z[i]);
+		sp_size(&c);
+		ss += ldsize(z[i].total);
 	}
 	rsz = resource_size(res);
 	rs = ldsize(rsz) + ldsize(ss);
 	total = ldsize(rs);
-	b->len = 0;
 	if (exp_buf_reserve(b, total))
 		return -ENOMEM;
-	w = wtaglen(b->p, 0x0a, rs);          /* resource_spans = 1 */
-	w = wtaglen(w, 0x0a, rsz);            /* ResourceSpans.resource = 1 */
+	w = wtaglen(b->p, 0x0a, rs); /* resource_spans = 1 */
+	w = wtaglen(w, 0x0a, rsz);   /* ResourceSpans.resource = 1 */
 	w = wresource(w, res);
-	w = wtaglen(w, 0x12, ss);             /* ResourceSpans.scope_spans = 2 */
-	w = wtaglen(w, 0x0a, scope);          /* ScopeSpans.scope = 1 */
+	w = wtaglen(w, 0x12, ss);    /* ResourceSpans.scope_spans = 2 */
+	w = wtaglen(w, 0x0a, scope); /* ScopeSpans.scope = 1 */
 	w = wstr(w, 0x0a, true, EXP_SCOPE_NAME, nlen);
 	w = wstr(w, 0x12, true, WIRETRACE_VERSION, vlen);
-	for (i = 0; i < n; i++) {
-		sp_init(&c, &spans[i]);
-		w = wtaglen(w, 0x12, span_size(&c)); /* ScopeSpans.spans = 2 */
+	for (i = 0; i < n; i++) { /* pass 2: bytes */
+		sp_init(&c, &spans[i], &z[i]);
+		w = wtaglen(w, 0x12, z[i].total); /* ScopeSpans.spans = 2 */
 		w = wspan(w, &c);
 	}
 	b->len = (size_t)(w - b->p);

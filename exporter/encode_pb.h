@@ -24,7 +24,7 @@
  * WIRETRACE_VERSION). Returns 0 or -ENOMEM. Spans are read defensively: an offset or count out
  * of range makes that string empty or that list shorter, never a read outside the span. */
 int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
-		  size_t n);
+                  size_t n);
 
 /* Size in bytes of the Span message for *s (without its field tag and length). */
 size_t exp_pb_span_size(const struct exp_span *s);

@@ -30,10 +30,10 @@
 #include <string.h>
 
 static struct exp_limits lim = {
-	.attr_count = 128,
-	.attr_value_len = -1,
-	.event_count = 128,
-	.event_attr_count = 128,
+    .attr_count = 128,
+    .attr_value_len = -1,
+    .event_count = 128,
+    .event_attr_count = 128,
 };
 
 void exp_limits_set(const struct exp_limits *l)
@@ -166,8 +166,7 @@ static void commit(struct exp_span *s)
 	s->nattrs++;
 }
 
-static int add_str(struct exp_span *s, unsigned event, const char *key, const char *val,
-		   size_t len)
+static int add_str(struct exp_span *s, unsigned event, const char *key, const char *val, size_t len)
 {
 	struct exp_attr *a = claim(s, event, key);
 
@@ -241,7 +240,7 @@ int exp_span_add_bool(struct exp_span *s, const char *key, bool val)
 }
 
 int exp_span_add_str_array(struct exp_span *s, const char *key, const char *const *vals,
-			   const size_t *lens, size_t n)
+                           const size_t *lens, size_t n)
 {
 	size_t i, total = 0, l;
 	struct exp_attr *a;
@@ -298,7 +297,7 @@ static int event_ok(const struct exp_span *s, int event, const char *key)
 }
 
 int exp_span_add_event_str(struct exp_span *s, int event, const char *key, const char *val,
-			   size_t len)
+                           size_t len)
 {
 	if (!event_ok(s, event, key))
 		return -EINVAL;
@@ -320,8 +319,7 @@ const struct exp_attr *exp_span_find_attr(const struct exp_span *s, const char *
 	for (i = 0; i < s->nattrs && i < EXP_SPAN_MAX_ATTRS; i++) {
 		const struct exp_attr *a = &s->attrs[i];
 
-		if (a->event == 0 && a->key.len == klen &&
-		    a->key.off + klen <= EXP_SPAN_BUF &&
+		if (a->event == 0 && a->key.len == klen && a->key.off + klen <= EXP_SPAN_BUF &&
 		    memcmp(s->buf + a->key.off, key, klen) == 0)
 			return a;
 	}

@@ -78,19 +78,19 @@ static struct exp_queue q;
 static uint64_t batch_max = 512;
 static uint64_t delay_ns = 5000 * NS_PER_MS;
 
-static int state;              /* ST_* */
-static int start_error;        /* pthread_create's error, for the log */
-static bool detached;          /* a stopped thread could not be joined */
+static int state;       /* ST_* */
+static int start_error; /* pthread_create's error, for the log */
+static bool detached;   /* a stopped thread could not be joined */
 static pthread_t thr;
-static int stop;               /* the thread must exit at its next check */
-static int shut;               /* exp_shutdown ran */
+static int stop; /* the thread must exit at its next check */
+static int shut; /* exp_shutdown ran */
 
-static uint32_t wake_word;     /* futex: bumped to wake the thread */
-static int sleeping;           /* the thread is in (or entering) its futex wait */
-static uint32_t progress;      /* futex: bumped when done_pos advances */
+static uint32_t wake_word; /* futex: bumped to wake the thread */
+static int sleeping;       /* the thread is in (or entering) its futex wait */
+static uint32_t progress;  /* futex: bumped when done_pos advances */
 static int flush_waiters;
-static uint64_t flush_target;  /* export without waiting until head reaches this */
-static uint64_t done_pos;      /* queue positions the thread has finished with */
+static uint64_t flush_target; /* export without waiting until head reaches this */
+static uint64_t done_pos;     /* queue positions the thread has finished with */
 
 static uint64_t n_exported, n_dropped_full, n_dropped_failed, n_wakeups;
 static int warned_full, warned_failed, warned_thread;
@@ -111,11 +111,11 @@ static struct tctx *live_ctx, *orphans;
 
 static long futex(uint32_t *addr, int op, uint32_t val, uint64_t timeout_ns)
 {
-	struct timespec ts = { (time_t)(timeout_ns / 1000000000ull),
-			       (long)(timeout_ns % 1000000000ull) };
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000ull),
+	                      (long)(timeout_ns % 1000000000ull)};
 
 	return syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val,
-		       op == FUTEX_WAIT && timeout_ns ? &ts : NULL, NULL, 0);
+	               op == FUTEX_WAIT && timeout_ns ? &ts : NULL, NULL, 0);
 }
 
 static void wake_thread(void)
@@ -178,8 +178,8 @@ int exp_init(const struct exp_config *c)
 		return -EINVAL;
 	batch_max = batch;
 	/* A delay of 0 would make the idle thread spin: poll at most every millisecond. */
-	delay_ns = (c->bsp_schedule_delay_ms > 0 ? (uint64_t)c->bsp_schedule_delay_ms : 1) *
-		   NS_PER_MS;
+	delay_ns =
+	    (c->bsp_schedule_delay_ms > 0 ? (uint64_t)c->bsp_schedule_delay_ms : 1) * NS_PER_MS;
 	exp_limits_set(&c->limits);
 	cfg = c;
 	return 0;
@@ -258,7 +258,7 @@ static void export_batch(struct tctx *t, size_t n)
 		rc = export_file(t, n);
 		if (rc)
 			wt_log_once(warned_failed, WT_LOG_WARN, "otlp/stdout: cannot write %s: %s",
-				    cfg->file_path ? cfg->file_path : "stdout", strerror(-rc));
+			            cfg->file_path ? cfg->file_path : "stdout", strerror(-rc));
 		out = rc ? EXP_OUT_DROPPED : EXP_OUT_EXPORTED;
 		break;
 	default: /* none: spans are accepted and discarded */
@@ -288,15 +288,18 @@ static bool flushing(void)
 	return __atomic_load_n(&flush_target, __ATOMIC_ACQUIRE) > exp_queue_taken(&q);
 }
 
-/* Sleep until woken or timeout_ns passed, unless there is work already. */
-static void doze(uint64_t timeout_ns)
+/* Sleep until woken or timeout_ns passed, unless there is work already. With `nap`, sleep
+ * anyway: the work there is cannot be taken yet (a producer was interrupted in the middle of
+ * its push), and re-checking would spin for as long as that producer stays off the CPU. */
+static void doze(uint64_t timeout_ns, bool nap)
 {
 	uint32_t v;
 
 	__atomic_store_n(&sleeping, 1, __ATOMIC_SEQ_CST);
 	v = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (exp_queue_len(&q) < batch_max && !flushing() && !__atomic_load_n(&stop, __ATOMIC_SEQ_CST))
+	if (nap || (exp_queue_len(&q) < batch_max && !flushing() &&
+	            !__atomic_load_n(&stop, __ATOMIC_SEQ_CST)))
 		futex(&wake_word, FUTEX_WAIT, v, timeout_ns ? timeout_ns : 1);
 	__atomic_store_n(&sleeping, 0, __ATOMIC_RELAXED);
 }
@@ -313,9 +316,11 @@ static size_t take(struct tctx *t)
 static void warn_drops(void)
 {
 	if (!warned_full && __atomic_load_n(&n_dropped_full, __ATOMIC_RELAXED))
-		wt_log_once(warned_full, WT_LOG_WARN,
-			    "span queue full (%llu slots, OTEL_BSP_MAX_QUEUE_SIZE): spans are being "
-			    "dropped", (unsigned long long)q.cap);
+		wt_log_once(
+		    warned_full, WT_LOG_WARN,
+		    "span queue full (%llu slots, OTEL_BSP_MAX_QUEUE_SIZE): spans are being "
+		    "dropped",
+		    (unsigned long long)q.cap);
 }
 
 static void loop(struct tctx *t)
@@ -335,13 +340,13 @@ static void loop(struct tctx *t)
 			}
 			publish();
 			if (!n)
-				doze(NAP_NS);
+				doze(NAP_NS, true);
 			continue;
 		}
 		publish();
 		if (now >= next)
 			next = now + delay_ns;
-		doze(next - now);
+		doze(next - now, false);
 	}
 }
 
@@ -385,7 +390,7 @@ static void start_thread(void)
 	sigset_t all, old;
 
 	if (!__atomic_compare_exchange_n(&state, &expected, ST_STARTING, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED))
+	                                 __ATOMIC_RELAXED))
 		return;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -463,11 +468,11 @@ int exp_flush(int timeout_ms)
 		return -ETIMEDOUT;
 	cur = __atomic_load_n(&flush_target, __ATOMIC_RELAXED);
 	while (cur < target && !__atomic_compare_exchange_n(&flush_target, &cur, target, true,
-							    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+	                                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 	wake_thread();
-	deadline = timeout_ms < 0 ? UINT64_MAX
-				  : wt_clock_mono_ns() + (uint64_t)timeout_ms * NS_PER_MS;
+	deadline =
+	    timeout_ms < 0 ? UINT64_MAX : wt_clock_mono_ns() + (uint64_t)timeout_ms * NS_PER_MS;
 	return wait_done(target, deadline);
 }
 
@@ -518,17 +523,17 @@ void exp_shutdown(void)
 		stop_thread(deadline);
 	} else if (st == ST_FAILED && start_error) {
 		wt_log_once(warned_thread, WT_LOG_WARN, "exporter thread could not be started: %s",
-			    strerror(start_error));
+		            strerror(start_error));
 	}
 	__atomic_store_n(&state, ST_STOPPED, __ATOMIC_RELEASE);
 	left = exp_queue_len(&q);
 	wt_debug("exporter: %llu spans enqueued, %llu exported, %llu dropped (queue full), "
-		 "%llu dropped (export failed), %llu abandoned in the queue",
-		 (unsigned long long)exp_queue_accepted(&q),
-		 (unsigned long long)__atomic_load_n(&n_exported, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&n_dropped_full, __ATOMIC_RELAXED),
-		 (unsigned long long)__atomic_load_n(&n_dropped_failed, __ATOMIC_RELAXED),
-		 (unsigned long long)left);
+	         "%llu dropped (export failed), %llu abandoned in the queue",
+	         (unsigned long long)exp_queue_accepted(&q),
+	         (unsigned long long)__atomic_load_n(&n_exported, __ATOMIC_RELAXED),
+	         (unsigned long long)__atomic_load_n(&n_dropped_full, __ATOMIC_RELAXED),
+	         (unsigned long long)__atomic_load_n(&n_dropped_failed, __ATOMIC_RELAXED),
+	         (unsigned long long)left);
 }
 
 void exp_atfork_child(void)

@@ -46,8 +46,7 @@ static size_t used_size(const struct exp_span *s)
 
 int exp_queue_init(struct exp_queue *q, uint64_t cap, uint64_t wake_at)
 {
-	if (cap < 1 || cap > (SIZE_MAX / sizeof(struct exp_qslot)) || wake_at < 1 ||
-	    wake_at > cap)
+	if (cap < 1 || cap > (SIZE_MAX / sizeof(struct exp_qslot)) || wake_at < 1 || wake_at > cap)
 		return -EINVAL;
 	q->cap = cap;
 	q->wake_at = wake_at;
@@ -65,11 +64,11 @@ static struct exp_qslot *ring(struct exp_queue *q, bool create)
 	if (s || !create)
 		return s;
 	p = mmap(NULL, q->cap * sizeof(struct exp_qslot), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (__atomic_compare_exchange_n(&q->slots, &expected, (struct exp_qslot *)p, false,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return p;
 	munmap(p, q->cap * sizeof(struct exp_qslot));
 	return expected;
@@ -91,7 +90,7 @@ int exp_queue_push(struct exp_queue *q, const struct exp_span *s)
 		diff = (int64_t)(seq - pos);
 		if (diff == 0) {
 			if (__atomic_compare_exchange_n(&q->tail, &pos, pos + 1, true,
-							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			                                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				break;
 		} else if (diff < 0) {
 			return -ENOBUFS; /* the slot one lap back is not consumed yet: full */
@@ -121,7 +120,7 @@ int exp_queue_pop(struct exp_queue *q, struct exp_span *out)
 		diff = (int64_t)(seq - (pos + 1));
 		if (diff == 0) {
 			if (__atomic_compare_exchange_n(&q->head, &pos, pos + 1, true,
-							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			                                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 				break;
 		} else if (diff < 0) {
 			return 0; /* empty, or the producer of this slot has not finished */

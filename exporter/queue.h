@@ -17,8 +17,8 @@ struct exp_qslot;
 
 struct exp_queue {
 	/* Set by exp_queue_init, then read-only. */
-	uint64_t cap;       /* number of slots */
-	uint64_t wake_at;   /* queue length at which exp_queue_push() returns 1 (batch size) */
+	uint64_t cap;     /* number of slots */
+	uint64_t wake_at; /* queue length at which exp_queue_push() returns 1 (batch size) */
 	/* Mapped on the first push; NULL until then. */
 	struct exp_qslot *slots;
 	/* Positions: tail = spans ever accepted, head = spans ever taken (since init/reset). */

@@ -37,11 +37,10 @@ static const struct {
 	const char *machine;
 	const char *arch;
 } arches[] = {
-	{ "x86_64", "amd64" },   { "amd64", "amd64" },  { "aarch64", "arm64" },
-	{ "arm64", "arm64" },    { "i386", "x86" },     { "i486", "x86" },
-	{ "i586", "x86" },       { "i686", "x86" },     { "ia64", "ia64" },
-	{ "ppc64", "ppc64" },    { "ppc64le", "ppc64" }, { "ppc", "ppc32" },
-	{ "s390x", "s390x" },
+    {"x86_64", "amd64"}, {"amd64", "amd64"}, {"aarch64", "arm64"}, {"arm64", "arm64"},
+    {"i386", "x86"},     {"i486", "x86"},    {"i586", "x86"},      {"i686", "x86"},
+    {"ia64", "ia64"},    {"ppc64", "ppc64"}, {"ppc64le", "ppc64"}, {"ppc", "ppc32"},
+    {"s390x", "s390x"},
 };
 
 const char *exp_resource_arch(const char *machine)
@@ -137,8 +136,11 @@ static int add_process(struct exp_resource *r, char *exe_name, size_t name_size)
 		path[n] = '\0';
 		base = strrchr(path, '/');
 		base = base ? base + 1 : path;
-		strncpy(exe_name, base, name_size - 1);
-		exe_name[name_size - 1] = '\0';
+		n = (ssize_t)strlen(base);
+		if ((size_t)n >= name_size)
+			n = (ssize_t)name_size - 1;
+		memcpy(exe_name, base, (size_t)n);
+		exe_name[n] = '\0';
 		rc = set(r, "process.executable.name", exe_name, 0);
 		if (rc == 0)
 			rc = set(r, "process.executable.path", path, 0);
@@ -166,7 +168,7 @@ static int add_host(struct exp_resource *r)
 }
 
 static int add_service_name(struct exp_resource *r, const struct exp_config *c,
-			    const char *exe_name)
+                            const char *exe_name)
 {
 	char name[300];
 

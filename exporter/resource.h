@@ -14,10 +14,10 @@
 #include "exporter.h"
 
 struct exp_res_kv {
-	char *key;      /* owned */
-	char *str;      /* owned; NULL for an integer value */
-	size_t len;     /* strlen(str) */
-	int64_t i;      /* integer value when str == NULL */
+	char *key;  /* owned */
+	char *str;  /* owned; NULL for an integer value */
+	size_t len; /* strlen(str) */
+	int64_t i;  /* integer value when str == NULL */
 };
 
 struct exp_resource {

@@ -64,8 +64,11 @@ int exp_deliver(const struct exp_config *cfg, const uint8_t *body, size_t len, i
 #define EXP_DELIVER_MAX_MS 30000
 
 /* Any thread: make the current and every later delivery end by `mono_ns` (CLOCK_MONOTONIC, as
- * wt_clock_mono_ns()); 0 removes the limit. For the bounded flush at exit: a transfer in
- * progress is aborted within about a second, a back-off sleep within 20 ms. */
+ * wt_clock_mono_ns()); 0 removes the limit. For the bounded flush at exit. Deliveries stop
+ * EXP_HURRY_MARGIN_MS before `mono_ns` (a transfer in progress is cut within one 25 ms poll
+ * slice, a back-off sleep within 20 ms), so that the exporter thread can still release the
+ * transport (exp_transport_shutdown) and exit by `mono_ns`. */
+#define EXP_HURRY_MARGIN_MS 100
 void exp_transport_set_deadline(uint64_t mono_ns);
 
 /* Release the connection and curl handles (exporter thread, at shutdown). In a forked child

@@ -39,7 +39,8 @@ struct exp_xfer {
 	int64_t grpc_retry_ms;          /* RetryInfo from grpc-status-details-bin; -1 when absent */
 	bool grpc_gzip;                 /* the response said grpc-encoding: gzip */
 	char grpc_message[EXP_MSG_MAX]; /* percent-decoded */
-	uint64_t deadline_ns;           /* CLOCK_MONOTONIC; the progress callback aborts past it */
+	uint64_t deadline_ns;           /* CLOCK_MONOTONIC; the transfer is cut past it */
+	CURLM *multi;                   /* drives the easy handle (owned by deliver.c) */
 };
 
 /* One request as the transports see it. */
@@ -52,7 +53,8 @@ struct exp_request {
 	bool fresh;      /* open a new connection (the last attempt failed in transport) */
 };
 
-/* Any thread may lower it (exp_transport_set_deadline); read with __atomic loads. */
+/* Any thread may lower it (exp_transport_set_deadline); read with __atomic loads. Already
+ * includes the margin left for cleaning up before the caller's own deadline. 0 = none. */
 extern uint64_t exp_hurry_ns;
 
 void exp_xfer_reset(struct exp_xfer *x, uint64_t deadline_ns);
@@ -70,6 +72,11 @@ int exp_headers_add(const struct exp_curl *c, struct curl_slist **l, const char 
  * warning naming the header, never its value) the ones the transport sets itself and any
  * with CR or LF. 0 or -ENOMEM. */
 int exp_headers_user(const struct exp_curl *c, struct curl_slist **l, const struct exp_config *cfg);
+
+/* Perform the transfer set up on h, in poll slices of at most 25 ms so that the deadline (and
+ * a hurry deadline lowered meanwhile by another thread) is noticed promptly. Returns curl's
+ * result; CURLE_ABORTED_BY_CALLBACK when cut at the deadline. */
+CURLcode exp_xfer_perform(const struct exp_curl *c, CURL *h, struct exp_xfer *x);
 
 /* Fill a->transport_error and a->http_status from curl's result and the handle. */
 void exp_xfer_result(const struct exp_curl *c, CURL *h, CURLcode rc, const struct exp_xfer *x,

@@ -200,7 +200,7 @@ int exp_grpc_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
 		rc = c->easy_setopt(h, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK ? -EINVAL : 0;
 	if (rc)
 		goto out;
-	cr = c->easy_perform(h);
+	cr = exp_xfer_perform(c, h, x);
 	exp_xfer_result(c, h, cr, x, a);
 	/* A 2xx HTTP status alone is no gRPC answer: without the trailers the call's outcome
 	 * is unknown, which for a unary call is a transport failure (retryable). */

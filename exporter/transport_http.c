@@ -15,8 +15,8 @@
  * as long as the handle; the header callback picks out Retry-After and, for gRPC, the status
  * headers and trailers (libcurl hands HTTP/2 trailers to the header callback too).
  * CURLOPT_NOSIGNAL is always set: libcurl must never touch the host's signal dispositions.
- * The progress callback aborts a transfer once the delivery deadline (or the exit-time hurry
- * deadline) has passed.
+ * exp_xfer_perform drives the transfer through a multi handle in short poll slices and cuts it
+ * once the delivery deadline (or the exit-time hurry deadline) has passed.
  *
  * Never logs header values (they carry API keys): only names of skipped headers.
  * Thread safety: exporter thread only.
@@ -159,15 +159,45 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+#define POLL_SLICE_MS 25
+
+static int past_deadline(const struct exp_xfer *x)
 {
-	const struct exp_xfer *x = ud;
 	uint64_t hurry = __atomic_load_n(&exp_hurry_ns, __ATOMIC_RELAXED);
 	uint64_t now = wt_clock_mono_ns();
 
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	return now >= x->deadline_ns || (hurry && now >= hurry);
+}
+
+/* libcurl's easy_perform polls for up to a second between checks of anything of ours, so a
+ * deadline lowered at exit would be noticed late; driving the multi handle ourselves bounds
+ * that to one poll slice. Removing an unfinished transfer closes its connection. */
+CURLcode exp_xfer_perform(const struct exp_curl *c, CURL *h, struct exp_xfer *x)
+{
+	CURLcode result = CURLE_GOT_NOTHING;
+	CURLMsg *m;
+	int running = 1, left;
+
+	if (c->multi_add_handle(x->multi, h) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		if (c->multi_perform(x->multi, &running) != CURLM_OK) {
+			result = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		if (past_deadline(x)) {
+			result = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		c->multi_poll(x->multi, NULL, 0, POLL_SLICE_MS, NULL);
+	}
+	while ((m = c->multi_info_read(x->multi, &left)))
+		if (m->msg == CURLMSG_DONE && m->easy_handle == h && !running)
+			result = m->data.result;
+	c->multi_remove_handle(x->multi, h);
+	return result;
 }
 
 /* Typed wrappers: libcurl's setopt is variadic and reads the argument by the option's type. */
@@ -197,9 +227,7 @@ int exp_xfer_setup(const struct exp_curl *c, CURL *h, struct exp_xfer *x, const 
 	SETP(CURLOPT_HEADERDATA, (void *)x);
 	SETP(CURLOPT_WRITEFUNCTION, on_body);
 	SETP(CURLOPT_WRITEDATA, (void *)x);
-	SETL(CURLOPT_NOPROGRESS, 0);
-	SETP(CURLOPT_XFERINFOFUNCTION, on_progress);
-	SETP(CURLOPT_XFERINFODATA, (void *)x);
+	SETL(CURLOPT_NOPROGRESS, 1);
 	/* NULL resets to libcurl's defaults (the system CA store, no client certificate). */
 	SETP(CURLOPT_CAINFO, cfg->certificate);
 	SETP(CURLOPT_SSLCERT, cfg->client_certificate);
@@ -253,7 +281,7 @@ void exp_xfer_result(const struct exp_curl *c, CURL *h, CURLcode rc, const struc
 
 void exp_curl_errmsg(const struct exp_curl *c, CURLcode cr, char *msg, size_t cap)
 {
-	/* Our progress callback is the only one that aborts: it does at the deadline. */
+	/* exp_xfer_perform reports a transfer cut at the deadline this way. */
 	const char *m =
 	    cr == CURLE_ABORTED_BY_CALLBACK ? "export deadline reached" : c->easy_strerror(cr);
 
@@ -393,7 +421,7 @@ int exp_http_attempt(const struct exp_curl *c, CURL *h, struct exp_xfer *x,
 		                                                                          : 0;
 	if (rc)
 		goto out;
-	cr = c->easy_perform(h);
+	cr = exp_xfer_perform(c, h, x);
 	exp_xfer_result(c, h, cr, x, a);
 	if (a->transport_error)
 		exp_curl_errmsg(c, cr, msg, cap);

@@ -1,32 +1,40 @@
 /*
- * inject.c - write a program's outbound bytes with header lines inserted, counting exactly.
+ * inject.c - write a program's outbound bytes with header bytes inserted or replaced, counting
+ * exactly.
  *
  * The model. For one write call the bytes that must reach the peer form a logical stream:
  *
- *     pending | P[0, a1) | I1 | P[a1, a2) | I2 | ... | P[ak, n)
+ *     pending | P[0, a1) | B1 | P[a1 + s1, a2) | B2 | ... | P[ak + sk, n)
  *
- * where P is the program's n bytes, a1 <= a2 <= ... the insertion offsets and I1, I2, ... the
- * inserted header lines, and "pending" the inserted bytes an earlier call left unsent. A call of
- * the write function takes a prefix of whatever vector it is given, so after each call we walk
- * the stream by the count it returned: pending bytes first, then program ranges and insertions
- * in order. That walk is the only accounting there is, which keeps it exact by construction:
+ * where P is the program's n bytes, a1 <= a2 <= ... the entries' offsets, s1, s2, ... the
+ * program bytes each entry replaces (0 for a pure insertion), B1, B2, ... their new bytes, and
+ * "pending" the new bytes an earlier call left unsent. A call of the write function takes a
+ * prefix of whatever vector it is given, so after each call we walk the stream by the count it
+ * returned: pending bytes first, then program ranges and entries in order. That walk is the
+ * only accounting there is, which keeps it exact by construction:
  *
- *  - the program's count is the number of P bytes inside the prefix taken, nothing else;
- *  - an insertion cut in the middle leaves its tail in the pending buffer. It can only be cut
- *    when the program range before it went out whole and nothing after it did, so the pending
- *    bytes are always the tail of one insertion and fit in INJ_PENDING_MAX;
- *  - an insertion of which nothing went out did not happen; the tracker sees that in ins_done
- *    and plans it again on the bytes the program re-offers (a stream-socket program re-offers
- *    its unsent bytes after a short write).
+ *  - the program's count is the number of P bytes inside the prefix taken, plus the skipped
+ *    bytes of every entry that has at least one byte inside it. A replaced range is consumed
+ *    the moment its replacement starts going out, because from then on the peer will never see
+ *    those program bytes and the program must not offer them again; before that it is not
+ *    consumed at all, so the count never lands inside a replaced range;
+ *  - an entry cut in the middle leaves its tail in the pending buffer. It can only be cut when
+ *    the program range before it went out whole and nothing after it did, so the pending bytes
+ *    are always the tail of one entry and fit in INJ_PENDING_MAX;
+ *  - an entry of which nothing went out did not happen; the tracker sees that in ins_done and
+ *    plans it again on the bytes the program re-offers (a stream-socket program re-offers its
+ *    unsent bytes after a short write).
  *
  * When to call the write function again. The program must never see 0 from a non-empty write
- * (it would read "nothing written", or spin), so while no program byte has gone out we call
- * again: a blocking socket blocks as the program's own write would have, and an error (EAGAIN
- * on a full non-blocking socket, EINTR, EPIPE) goes back as it is, pending bytes kept. Once a
- * program byte went out, a short count is the kernel's and is returned as it stands; the one
- * exception is a vector we cut ourselves at INJ_VEC_MAX entries: when the kernel took all of
+ * (it would read "nothing written", or spin), so while nothing was consumed we call again: a
+ * blocking socket blocks as the program's own write would have, and an error (EAGAIN on a full
+ * non-blocking socket, EINTR, EPIPE) goes back as it is, pending bytes kept. A replacement that
+ * started is consumption even if no program byte went out: its skip makes the count positive,
+ * so a replacement at offset 0 cut by the kernel returns its skip and leaves its tail pending.
+ * Once the count is above 0, a short count is the kernel's and is returned as it stands; the
+ * one exception is a vector we cut ourselves at INJ_VEC_MAX iovecs: when the kernel took all of
  * it we go on with the next piece, since the program offered more and a stream socket would
- * have taken it in one call. An error after some program bytes went out is then left to the
+ * have taken it in one call. An error after the count became positive is then left to the
  * program's next call, as the kernel itself does after a partial write.
  *
  * Termination: every repeated call happens only after the previous one took at least one byte
@@ -44,20 +52,21 @@
 #include "inject.h"
 #include "traceparent.h"
 
-/* Every vector must have room for the pending bytes, all insertions at one offset and one
- * program range, or a call could make no progress. */
+/* Every vector must have room for the pending bytes, all entries before the next program byte
+ * (several at one offset, or replacements back to back) and one program range, or a call could
+ * make no progress. */
 _Static_assert(INJ_VEC_MAX >= 1 + INJ_MAX_INSERTS + 1, "INJ_VEC_MAX too small");
 _Static_assert(INJ_PENDING_MAX <= UINT16_MAX, "pending counters are 16-bit");
 _Static_assert(INJ_HEADERS_MAX <= INJ_INSERT_MAX, "formatted headers must fit one insertion");
 
-/* One inj_write() in progress: the program's buffers, the insertions, and how far we got. */
+/* One inj_write() in progress: the program's buffers, the entries, and how far we got. */
 struct job {
 	const struct iovec *iov;
 	size_t n; /* program bytes offered */
 	const struct inj_insert *ins;
 	int nins;
-	size_t pos; /* program bytes gone out */
-	int k;      /* insertions that happened: ins[0, k) */
+	size_t pos; /* program bytes consumed (gone out or replaced) */
+	int k;      /* entries that happened: ins[0, k) */
 };
 
 static inline size_t min_sz(size_t a, size_t b)
@@ -100,10 +109,10 @@ static int check_inserts(const struct inj_insert *ins, int nins, size_t n)
 	if (nins < 0 || nins > INJ_MAX_INSERTS || (nins > 0 && !ins))
 		return -EINVAL;
 	for (int i = 0; i < nins; i++) {
-		if (ins[i].at < prev || ins[i].at > n || !ins[i].bytes || ins[i].len == 0 ||
-		    ins[i].len > INJ_INSERT_MAX)
+		if (ins[i].at < prev || ins[i].at > n || ins[i].skip > n - ins[i].at ||
+		    !ins[i].bytes || ins[i].len == 0 || ins[i].len > INJ_INSERT_MAX)
 			return -EINVAL;
-		prev = ins[i].at;
+		prev = ins[i].at + ins[i].skip; /* the next entry must not start inside the range */
 	}
 	return 0;
 }
@@ -123,8 +132,9 @@ static void seek(const struct job *j, size_t pos, int *i, size_t *ioff)
 
 /*
  * Fill `vec` with the stream from where the job stands: pending bytes, then program ranges and
- * the insertions that have not happened, at most INJ_VEC_MAX entries. Sets *total to the bytes
- * in it and *cut to whether the stream goes on past it. Empty program buffers are skipped.
+ * the entries that have not happened, at most INJ_VEC_MAX iovecs. Sets *total to the bytes in
+ * it and *cut to whether the stream goes on past it. Empty program buffers are skipped, and so
+ * are replaced ranges: after an entry the walk resumes at at + skip.
  */
 static int build(const struct inj_state *st, const struct job *j, struct iovec *vec, size_t *total,
                  bool *cut)
@@ -144,6 +154,10 @@ static int build(const struct inj_state *st, const struct job *j, struct iovec *
 				goto out;
 			vec[cnt++] = (struct iovec){(void *)j->ins[k].bytes, j->ins[k].len};
 			sum += j->ins[k].len;
+			if (j->ins[k].skip) {
+				pos += j->ins[k].skip;
+				seek(j, pos, &i, &ioff);
+			}
 		}
 		if (pos == j->n) {
 			*cut = false;
@@ -180,7 +194,8 @@ static size_t take_pending(struct inj_state *st, size_t r)
 	return take;
 }
 
-/* The write function took `r` bytes of the vector build() made: walk the stream by them. */
+/* The write function took `r` bytes of the vector build() made: walk the stream by them.
+ * Entries are sorted and never start inside a replaced range, so pos <= lim holds. */
 static void account(struct inj_state *st, struct job *j, size_t r)
 {
 	size_t take;
@@ -199,10 +214,12 @@ static void account(struct inj_state *st, struct job *j, size_t r)
 			break; /* pos == n: r was clamped to the vector, so this cannot happen */
 		const struct inj_insert *in = &j->ins[j->k++];
 
+		/* At least one of its bytes is in r, so it happened: its range is consumed. */
+		j->pos += in->skip;
 		take = min_sz(r, in->len);
 		r -= take;
 		if (take < in->len) {
-			/* r is 0 now, and the pending buffer was emptied before the insertion. */
+			/* r is 0 now, and the pending buffer was emptied before the entry. */
 			memcpy(st->buf, in->bytes + take, in->len - take);
 			st->off = 0;
 			st->len = (uint16_t)(in->len - take);
@@ -210,7 +227,7 @@ static void account(struct inj_state *st, struct job *j, size_t r)
 	}
 }
 
-/* The loop described at the top of the file; returns program bytes gone out or -errno. */
+/* The loop described at the top of the file; returns program bytes consumed or -errno. */
 static ssize_t run(struct inj_state *st, struct job *j, inj_writev_fn fn, void *ctx)
 {
 	struct iovec vec[INJ_VEC_MAX];

@@ -75,8 +75,8 @@ static void add_s(struct exp_span *s, const char *k, const char *v)
 
 static void make_span(struct exp_span *s, struct worker *w, unsigned i)
 {
-	static const char *const paths[] = { "/api/orders/42", "/api/cart", "/health",
-					     "/static/app.js" };
+	static const char *const paths[] = {"/api/orders/42", "/api/cart", "/health",
+	                                    "/static/app.js"};
 	uint64_t now = wt_clock_wall_ns(), dur = 200000 + next_rand(&w->rng) % 5000000;
 	int status = i % 17 == 0 ? 503 : (i % 7 == 0 ? 404 : 200);
 	bool client = i % 3 == 2;
@@ -161,7 +161,7 @@ static uint64_t emit(void)
 	unsigned i;
 
 	for (i = 0; i < nthreads; i++) {
-		w[i] = (struct worker){ .idx = i, .n = nspans / nthreads + (i < nspans % nthreads) };
+		w[i] = (struct worker){.idx = i, .n = nspans / nthreads + (i < nspans % nthreads)};
 		w[i].rng = seed + i * 0x1234567ull;
 		started[i] = pthread_create(&t[i], NULL, emit_thread, &w[i]) == 0;
 		if (!started[i])
@@ -225,7 +225,7 @@ static void add_header(const char *kv)
 
 static void log_from_env(void)
 {
-	static const char *const levels[] = { "none", "error", "warn", "info", "debug" };
+	static const char *const levels[] = {"none", "error", "warn", "info", "debug"};
 	const char *v = getenv("OTEL_LOG_LEVEL");
 	int i, level = WT_LOG_INFO;
 
@@ -236,51 +236,99 @@ static void log_from_env(void)
 }
 
 static const struct option opts[] = {
-	{ "endpoint", required_argument, NULL, 'e' },   { "protocol", required_argument, NULL, 'p' },
-	{ "gzip", no_argument, NULL, 'z' },             { "spans", required_argument, NULL, 'n' },
-	{ "threads", required_argument, NULL, 't' },    { "fork", no_argument, NULL, 'f' },
-	{ "timeout-ms", required_argument, NULL, 'T' }, { "batch", required_argument, NULL, 'b' },
-	{ "queue", required_argument, NULL, 'q' },      { "delay-ms", required_argument, NULL, 'd' },
-	{ "exporter", required_argument, NULL, 'x' },   { "file", required_argument, NULL, 'o' },
-	{ "service", required_argument, NULL, 's' },    { "header", required_argument, NULL, 'H' },
-	{ "certificate", required_argument, NULL, 'C' },
-	{ "client-key", required_argument, NULL, 'K' },
-	{ "client-certificate", required_argument, NULL, 'c' },
-	{ "insecure", no_argument, NULL, 'i' },         { "flush-ms", required_argument, NULL, 'F' },
-	{ "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+    {"endpoint", required_argument, NULL, 'e'},
+    {"protocol", required_argument, NULL, 'p'},
+    {"gzip", no_argument, NULL, 'z'},
+    {"spans", required_argument, NULL, 'n'},
+    {"threads", required_argument, NULL, 't'},
+    {"fork", no_argument, NULL, 'f'},
+    {"timeout-ms", required_argument, NULL, 'T'},
+    {"batch", required_argument, NULL, 'b'},
+    {"queue", required_argument, NULL, 'q'},
+    {"delay-ms", required_argument, NULL, 'd'},
+    {"exporter", required_argument, NULL, 'x'},
+    {"file", required_argument, NULL, 'o'},
+    {"service", required_argument, NULL, 's'},
+    {"header", required_argument, NULL, 'H'},
+    {"certificate", required_argument, NULL, 'C'},
+    {"client-key", required_argument, NULL, 'K'},
+    {"client-certificate", required_argument, NULL, 'c'},
+    {"insecure", no_argument, NULL, 'i'},
+    {"flush-ms", required_argument, NULL, 'F'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int parse_args(int argc, char **argv, int *do_fork, int *flush_ms)
 {
-	static const char *const protos[] = { "http/protobuf", "http/json", "grpc" };
-	static const char *const exps[] = { "otlp", "console", "otlp/stdout", "none" };
+	static const char *const protos[] = {"http/protobuf", "http/json", "grpc"};
+	static const char *const exps[] = {"otlp", "console", "otlp/stdout", "none"};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'e': cfg.endpoint = optarg; break;
-		case 'p': cfg.protocol = parse_enum(optarg, protos, 3); break;
-		case 'z': cfg.gzip = true; break;
-		case 'n': nspans = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 't': nthreads = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'f': *do_fork = 1; break;
-		case 'T': cfg.timeout_ms = atoi(optarg); break;
-		case 'b': cfg.bsp_max_export_batch_size = atoi(optarg); break;
-		case 'q': cfg.bsp_max_queue_size = atoi(optarg); break;
-		case 'd': cfg.bsp_schedule_delay_ms = atoi(optarg); break;
-		case 'x': cfg.exporter = parse_enum(optarg, exps, 4); break;
-		case 'o': cfg.file_path = optarg; break;
-		case 's': cfg.service_name = optarg; break;
-		case 'H': add_header(optarg); break;
-		case 'C': cfg.certificate = optarg; break;
-		case 'K': cfg.client_key = optarg; break;
-		case 'c': cfg.client_certificate = optarg; break;
-		case 'i': cfg.insecure = true; break;
-		case 'F': *flush_ms = atoi(optarg); break;
+		case 'e':
+			cfg.endpoint = optarg;
+			break;
+		case 'p':
+			cfg.protocol = parse_enum(optarg, protos, 3);
+			break;
+		case 'z':
+			cfg.gzip = true;
+			break;
+		case 'n':
+			nspans = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			nthreads = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'f':
+			*do_fork = 1;
+			break;
+		case 'T':
+			cfg.timeout_ms = atoi(optarg);
+			break;
+		case 'b':
+			cfg.bsp_max_export_batch_size = atoi(optarg);
+			break;
+		case 'q':
+			cfg.bsp_max_queue_size = atoi(optarg);
+			break;
+		case 'd':
+			cfg.bsp_schedule_delay_ms = atoi(optarg);
+			break;
+		case 'x':
+			cfg.exporter = parse_enum(optarg, exps, 4);
+			break;
+		case 'o':
+			cfg.file_path = optarg;
+			break;
+		case 's':
+			cfg.service_name = optarg;
+			break;
+		case 'H':
+			add_header(optarg);
+			break;
+		case 'C':
+			cfg.certificate = optarg;
+			break;
+		case 'K':
+			cfg.client_key = optarg;
+			break;
+		case 'c':
+			cfg.client_certificate = optarg;
+			break;
+		case 'i':
+			cfg.insecure = true;
+			break;
+		case 'F':
+			*flush_ms = atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: exporter_emit [--endpoint URL] [--protocol P] [--gzip] "
-					"[--spans N] [--threads T] [--fork] [--timeout-ms MS] ... "
-					"(see the comment at the top of exporter_emit.c)\n");
+			fprintf(stderr,
+			        "usage: exporter_emit [--endpoint URL] [--protocol P] [--gzip] "
+			        "[--spans N] [--threads T] [--fork] [--timeout-ms MS] ... "
+			        "(see the comment at the top of exporter_emit.c)\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -305,7 +353,7 @@ int main(int argc, char **argv)
 		return rc;
 	if (!cfg.endpoint)
 		cfg.endpoint = cfg.protocol == EXP_PROTO_GRPC ? "http://localhost:4317"
-							      : "http://localhost:4318/v1/traces";
+		                                              : "http://localhost:4318/v1/traces";
 	if (exp_init(&cfg)) {
 		fprintf(stderr, "exporter_emit: exp_init failed\n");
 		return 1;

@@ -23,35 +23,35 @@
 #include "exporter.h"
 #include "resource.h"
 
-static const struct exp_limits defaults = { 128, -1, 128, 128 };
+static const struct exp_limits defaults = {128, -1, 128, 128};
 
 /* Prints one line per decoded item, strings as ASCII-escaped JSON so the C side can compare. */
 static const char pyscript[] =
-	"import json,sys\n"
-	"d=json.load(open(sys.argv[1],encoding='utf-8',errors='strict'))\n"
-	"def v(x):\n"
-	"  if not x: return 'empty'\n"
-	"  (k,y),=x.items()\n"
-	"  if k=='arrayValue': return 'array:'+'|'.join(v(e) for e in y.get('values',[]))\n"
-	"  return k+':'+json.dumps(y)\n"
-	"def attrs(tag,o):\n"
-	"  for a in o.get('attributes',[]): print(tag,a['key'],v(a['value']))\n"
-	"for rs in d['resourceSpans']:\n"
-	"  attrs('res',rs['resource'])\n"
-	"  for ss in rs['scopeSpans']:\n"
-	"    print('scope',ss['scope']['name'],ss['scope']['version'])\n"
-	"    for s in ss['spans']:\n"
-	"      print('span',s['traceId'],s['spanId'],s.get('parentSpanId','-'),s.get('kind',0),\n"
-	"            s['startTimeUnixNano'],s['endTimeUnixNano'],s.get('flags',0),\n"
-	"            json.dumps(s['name']),json.dumps(s.get('traceState','')),\n"
-	"            s.get('droppedAttributesCount',0),s.get('droppedEventsCount',0))\n"
-	"      attrs('attr',s)\n"
-	"      for e in s.get('events',[]):\n"
-	"        print('event',e['timeUnixNano'],json.dumps(e['name']),\n"
-	"              e.get('droppedAttributesCount',0))\n"
-	"        attrs('eattr',e)\n"
-	"      st=s.get('status')\n"
-	"      if st is not None: print('status',st.get('code',0),json.dumps(st.get('message','')))\n";
+    "import json,sys\n"
+    "d=json.load(open(sys.argv[1],encoding='utf-8',errors='strict'))\n"
+    "def v(x):\n"
+    "  if not x: return 'empty'\n"
+    "  (k,y),=x.items()\n"
+    "  if k=='arrayValue': return 'array:'+'|'.join(v(e) for e in y.get('values',[]))\n"
+    "  return k+':'+json.dumps(y)\n"
+    "def attrs(tag,o):\n"
+    "  for a in o.get('attributes',[]): print(tag,a['key'],v(a['value']))\n"
+    "for rs in d['resourceSpans']:\n"
+    "  attrs('res',rs['resource'])\n"
+    "  for ss in rs['scopeSpans']:\n"
+    "    print('scope',ss['scope']['name'],ss['scope']['version'])\n"
+    "    for s in ss['spans']:\n"
+    "      print('span',s['traceId'],s['spanId'],s.get('parentSpanId','-'),s.get('kind',0),\n"
+    "            s['startTimeUnixNano'],s['endTimeUnixNano'],s.get('flags',0),\n"
+    "            json.dumps(s['name']),json.dumps(s.get('traceState','')),\n"
+    "            s.get('droppedAttributesCount',0),s.get('droppedEventsCount',0))\n"
+    "      attrs('attr',s)\n"
+    "      for e in s.get('events',[]):\n"
+    "        print('event',e['timeUnixNano'],json.dumps(e['name']),\n"
+    "              e.get('droppedAttributesCount',0))\n"
+    "        attrs('eattr',e)\n"
+    "      st=s.get('status')\n"
+    "      if st is not None: print('status',st.get('code',0),json.dumps(st.get('message','')))\n";
 
 /* Run python on the JSON; returns its output (caller frees) or NULL if python failed. */
 static char *py_decode(const struct exp_buf *b)
@@ -91,12 +91,12 @@ static void expect_line(const char *out, const char *line)
 
 static void server_span(struct exp_span *s)
 {
-	static const uint8_t tid[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
-					 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
-	static const uint8_t sid[8] = { 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18 };
-	static const uint8_t pid[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 };
-	const char *arr[] = { "gzip", "br" };
-	const size_t lens[] = { 4, 2 };
+	static const uint8_t tid[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+	                                0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
+	static const uint8_t sid[8] = {0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18};
+	static const uint8_t pid[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
+	const char *arr[] = {"gzip", "br"};
+	const size_t lens[] = {4, 2};
 	int e;
 
 	exp_span_init(s);
@@ -129,8 +129,8 @@ static void server_span(struct exp_span *s)
 
 static void test_server_span_decoded(void **state)
 {
-	struct exp_resource_attr extra[] = { { "team", "payments" } };
-	struct exp_buf b = { 0 };
+	struct exp_resource_attr extra[] = {{"team", "payments"}};
+	struct exp_buf b = {0};
 	struct exp_resource res;
 	struct exp_config c;
 	struct exp_span s;
@@ -152,9 +152,10 @@ static void test_server_span_decoded(void **state)
 	expect_line(out, "res telemetry.sdk.name stringValue:\"wiretrace\"\n");
 	expect_line(out, "res process.pid intValue:\"");
 	expect_line(out, "scope wiretrace " WIRETRACE_VERSION "\n");
-	expect_line(out, "span 4bf92f3577b34da6a3ce929d0e0e4736 a1b2c3d4e5f60718 00f067aa0ba902b7 2 "
-			 "1700000000123456789 1700000000124691356 769 \"GET\" \"congo=t61rcWkgMzE\" "
-			 "3 0\n");
+	expect_line(out,
+	            "span 4bf92f3577b34da6a3ce929d0e0e4736 a1b2c3d4e5f60718 00f067aa0ba902b7 2 "
+	            "1700000000123456789 1700000000124691356 769 \"GET\" \"congo=t61rcWkgMzE\" "
+	            "3 0\n");
 	expect_line(out, "attr http.request.method stringValue:\"GET\"\n");
 	expect_line(out, "attr url.path stringValue:\"/api/orders/42\"\n");
 	expect_line(out, "attr http.response.status_code intValue:\"503\"\n");
@@ -176,7 +177,7 @@ static void test_server_span_decoded(void **state)
 
 static void test_root_span_and_defaults(void **state)
 {
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	char *out;
 
@@ -192,7 +193,9 @@ static void test_root_span_and_defaults(void **state)
 	assert_null(strstr((char *)b.p, "\"flags\""));
 	out = py_decode(&b);
 	assert_non_null(out);
-	expect_line(out, "span 000000000000000000000000000000ab cd00000000000000 - 0 0 0 0 \"\" \"\" 0 0\n");
+	expect_line(
+	    out,
+	    "span 000000000000000000000000000000ab cd00000000000000 - 0 0 0 0 \"\" \"\" 0 0\n");
 	free(out);
 	exp_buf_free(&b);
 }
@@ -203,22 +206,22 @@ static const struct {
 	size_t len;
 	const char *decoded;
 } esc_cases[] = {
-	{ "plain", 5, "\"plain\"" },
-	{ "q\"b\\s/", 6, "\"q\\\"b\\\\s/\"" },
-	{ "\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"" },
-	{ "\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\"" },
-	{ "nul\0x", 5, "\"nul\\u0000x\"" },
-	{ "caf\xc3\xa9", 5, "\"caf\\u00e9\"" },
-	{ "\xe2\x80\xa8", 3, "\"\\u2028\"" },
-	{ "\xf0\x9f\x98\x80", 4, "\"\\ud83d\\ude00\"" },
-	{ "bad\xff", 4, "\"bad\\ufffd\"" },
-	{ "\xc3", 1, "\"\\ufffd\"" },
-	{ "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"" },
+    {"plain", 5, "\"plain\""},
+    {"q\"b\\s/", 6, "\"q\\\"b\\\\s/\""},
+    {"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
+    {"\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\""},
+    {"nul\0x", 5, "\"nul\\u0000x\""},
+    {"caf\xc3\xa9", 5, "\"caf\\u00e9\""},
+    {"\xe2\x80\xa8", 3, "\"\\u2028\""},
+    {"\xf0\x9f\x98\x80", 4, "\"\\ud83d\\ude00\""},
+    {"bad\xff", 4, "\"bad\\ufffd\""},
+    {"\xc3", 1, "\"\\ufffd\""},
+    {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
 };
 
 static void test_string_escaping(void **state)
 {
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	char want[128];
 	char *out;
@@ -245,9 +248,13 @@ static const struct {
 	double d;
 	const char *text;
 } dbl_cases[] = {
-	{ 0.1, "0.1" },   { 3.141592653589793, "3.141592653589793" }, { -2.5, "-2.5" },
-	{ 1e300, "1e+300" }, { 0.0, "0" },                           { 100, "100" },
-	{ 0.30000000000000004, "0.30000000000000004" },
+    {0.1, "0.1"},
+    {3.141592653589793, "3.141592653589793"},
+    {-2.5, "-2.5"},
+    {1e300, "1e+300"},
+    {0.0, "0"},
+    {100, "100"},
+    {0.30000000000000004, "0.30000000000000004"},
 };
 
 static void test_doubles(void **state)
@@ -338,12 +345,18 @@ static const char *jvalue(const char *p, int depth)
 	if (depth > 64)
 		return NULL;
 	switch (*p) {
-	case '{': return jlist(p, depth, '}', 1);
-	case '[': return jlist(p, depth, ']', 0);
-	case '"': return jstring(p);
-	case 't': return strncmp(p, "true", 4) ? NULL : p + 4;
-	case 'f': return strncmp(p, "false", 5) ? NULL : p + 5;
-	case 'n': return strncmp(p, "null", 4) ? NULL : p + 4;
+	case '{':
+		return jlist(p, depth, '}', 1);
+	case '[':
+		return jlist(p, depth, ']', 0);
+	case '"':
+		return jstring(p);
+	case 't':
+		return strncmp(p, "true", 4) ? NULL : p + 4;
+	case 'f':
+		return strncmp(p, "false", 5) ? NULL : p + 5;
+	case 'n':
+		return strncmp(p, "null", 4) ? NULL : p + 4;
 	}
 	return jnumber(p);
 }
@@ -357,16 +370,15 @@ static int json_ok(const struct exp_buf *b)
 	memcpy(t, b->p, b->len);
 	t[b->len] = '\0';
 	end = jvalue(ws(t), 0);
-	ok = end && *ws(end) == '\0' && strlen(t) == b->len &&
-	     exp_utf8_valid(t, b->len);
+	ok = end && *ws(end) == '\0' && strlen(t) == b->len && exp_utf8_valid(t, b->len);
 	free(t);
 	return ok;
 }
 
 static void test_validator_rejects(void **state)
 {
-	static const char *const bad[] = { "{", "{\"a\":}", "[1,]", "\"\x01\"", "{\"a\" 1}",
-					   "[\"\\x\"]", "tru", "{}x" };
+	static const char *const bad[] = {"{",         "{\"a\":}",  "[1,]", "\"\x01\"",
+	                                  "{\"a\" 1}", "[\"\\x\"]", "tru",  "{}x"};
 	struct exp_buf b;
 	size_t i;
 
@@ -383,7 +395,7 @@ static void test_validator_rejects(void **state)
 
 static void test_malformed_records_stay_valid(void **state)
 {
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s[3];
 	unsigned seed = 777, i, k;
 	char *out;
@@ -420,12 +432,12 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_span_decoded),
-		cmocka_unit_test(test_root_span_and_defaults),
-		cmocka_unit_test(test_string_escaping),
-		cmocka_unit_test(test_doubles),
-		cmocka_unit_test(test_validator_rejects),
-		cmocka_unit_test(test_malformed_records_stay_valid),
+	    cmocka_unit_test(test_server_span_decoded),
+	    cmocka_unit_test(test_root_span_and_defaults),
+	    cmocka_unit_test(test_string_escaping),
+	    cmocka_unit_test(test_doubles),
+	    cmocka_unit_test(test_validator_rejects),
+	    cmocka_unit_test(test_malformed_records_stay_valid),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -28,19 +28,20 @@
 #define KV Opentelemetry__Proto__Common__V1__KeyValue
 #define ANY Opentelemetry__Proto__Common__V1__AnyValue
 #define unpack_req opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack
-#define free_req opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked
+#define free_req                                                                                   \
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked
 #define pack_req opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack
-#define size_req                                                                               \
+#define size_req                                                                                   \
 	opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size
 #define CASE(x) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##x
 
-static const struct exp_limits defaults = { 128, -1, 128, 128 };
+static const struct exp_limits defaults = {128, -1, 128, 128};
 
 static void server_span(struct exp_span *s, unsigned i)
 {
-	static const uint8_t tid[16] = { 0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
-					 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36 };
-	static const uint8_t pid[8] = { 0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7 };
+	static const uint8_t tid[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+	                                0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
+	static const uint8_t pid[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
 	int e;
 
 	exp_span_init(s);
@@ -72,7 +73,7 @@ static void server_span(struct exp_span *s, unsigned i)
 }
 
 static REQ *encode_decode(struct exp_buf *b, const struct exp_resource *res,
-			  const struct exp_span *spans, size_t n)
+                          const struct exp_span *spans, size_t n)
 {
 	REQ *r;
 
@@ -82,7 +83,8 @@ static REQ *encode_decode(struct exp_buf *b, const struct exp_resource *res,
 	assert_int_equal(r->n_resource_spans, 1);
 	assert_int_equal(r->resource_spans[0]->n_scope_spans, 1);
 	assert_string_equal(r->resource_spans[0]->scope_spans[0]->scope->name, "wiretrace");
-	assert_string_equal(r->resource_spans[0]->scope_spans[0]->scope->version, WIRETRACE_VERSION);
+	assert_string_equal(r->resource_spans[0]->scope_spans[0]->scope->version,
+	                    WIRETRACE_VERSION);
 	assert_int_equal(r->resource_spans[0]->scope_spans[0]->n_spans, n);
 	return r;
 }
@@ -207,11 +209,11 @@ static void check_repack(const struct exp_buf *b, const REQ *r)
 
 static void test_realistic_server_span(void **state)
 {
-	struct exp_resource_attr extra[] = { { "deployment.environment.name", "prod" },
-					     { "host.name", "override-host" } };
+	struct exp_resource_attr extra[] = {{"deployment.environment.name", "prod"},
+	                                    {"host.name", "override-host"}};
 	struct exp_config c;
 	struct exp_resource res;
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	const Opentelemetry__Proto__Resource__V1__Resource *rr;
 	REQ *r;
@@ -258,9 +260,9 @@ static void test_realistic_server_span(void **state)
 
 static void test_value_types(void **state)
 {
-	const char *arr[] = { "a", "", "\xc3\xa9t\xc3\xa9" };
-	const size_t lens[] = { 1, 0, 5 };
-	struct exp_buf b = { 0 };
+	const char *arr[] = {"a", "", "\xc3\xa9t\xc3\xa9"};
+	const size_t lens[] = {1, 0, 5};
+	struct exp_buf b = {0};
 	struct exp_span s;
 	REQ *r;
 
@@ -299,7 +301,7 @@ static void test_value_types(void **state)
 
 static void test_defaults_omitted(void **state)
 {
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	REQ *r;
 
@@ -316,7 +318,7 @@ static void test_many_spans(void **state)
 {
 	enum { N = 700 };
 	struct exp_span *spans = malloc(N * sizeof(*spans));
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	REQ *r;
 	size_t i;
 
@@ -351,17 +353,21 @@ static void test_invalid_utf8_repaired(void **state)
 		size_t len;
 		const char *out;
 	} cases[] = {
-		{ "ok", 2, "ok" },
-		{ "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
-		{ "\xc3", 1, "\xef\xbf\xbd" },                          /* truncated sequence */
-		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },          /* overlong '/' */
-		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
-		{ "\xf4\x90\x80\x80", 4,
-		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* > U+10FFFF */
-		{ "\xe2\x82\xac", 3, "\xe2\x82\xac" },                  /* valid euro sign */
-		{ "nul\0mid", 7, NULL },                                /* NUL is valid UTF-8 */
+	    {"ok", 2, "ok"},
+	    {"a\xff"
+	     "b",
+	     3,
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"\xc3", 1, "\xef\xbf\xbd"},                                 /* truncated sequence */
+	    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+	    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+	    {"\xf4\x90\x80\x80", 4,
+	     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+	    {"\xe2\x82\xac", 3, "\xe2\x82\xac"},                  /* valid euro sign */
+	    {"nul\0mid", 7, NULL},                                /* NUL is valid UTF-8 */
 	};
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	size_t i;
 	REQ *r;
@@ -379,7 +385,7 @@ static void test_invalid_utf8_repaired(void **state)
 		if (cases[i].out) {
 			assert_string_equal(span_at(r, 0)->name, cases[i].out);
 			assert_string_equal(span_at(r, 0)->attributes[0]->value->string_value,
-					    cases[i].out);
+			                    cases[i].out);
 		}
 		assert_true(exp_utf8_valid(span_at(r, 0)->name, strlen(span_at(r, 0)->name)));
 		free_req(r, NULL);
@@ -390,7 +396,7 @@ static void test_invalid_utf8_repaired(void **state)
 /* Records with out-of-range offsets and counts are encoded without reading outside them. */
 static void test_malformed_records(void **state)
 {
-	struct exp_buf b = { 0 };
+	struct exp_buf b = {0};
 	struct exp_span s;
 	unsigned seed = 12345, i, k;
 	REQ *r;
@@ -423,12 +429,9 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_realistic_server_span),
-		cmocka_unit_test(test_value_types),
-		cmocka_unit_test(test_defaults_omitted),
-		cmocka_unit_test(test_many_spans),
-		cmocka_unit_test(test_invalid_utf8_repaired),
-		cmocka_unit_test(test_malformed_records),
+	    cmocka_unit_test(test_realistic_server_span), cmocka_unit_test(test_value_types),
+	    cmocka_unit_test(test_defaults_omitted),      cmocka_unit_test(test_many_spans),
+	    cmocka_unit_test(test_invalid_utf8_repaired), cmocka_unit_test(test_malformed_records),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -74,16 +74,16 @@ static void test_config_entries(void **state)
 {
 	static char longval[3000];
 	struct exp_resource_attr extra[] = {
-		{ "deployment.environment.name", "staging" },
-		{ "host.name", "from-env" },      /* user-provided wins over detected */
-		{ "service.name", "ignored" },    /* resolved by the config already */
-		{ NULL, "no key" },               /* malformed entries are skipped */
-		{ "", "empty key" },
-		{ "nullvalue", NULL },
-		{ "long", longval },              /* resource attributes have no limits */
-		{ "deployment.environment.name", "prod" }, /* a duplicate: the later one wins */
+	    {"deployment.environment.name", "staging"},
+	    {"host.name", "from-env"},   /* user-provided wins over detected */
+	    {"service.name", "ignored"}, /* resolved by the config already */
+	    {NULL, "no key"},            /* malformed entries are skipped */
+	    {"", "empty key"},
+	    {"nullvalue", NULL},
+	    {"long", longval},                       /* resource attributes have no limits */
+	    {"deployment.environment.name", "prod"}, /* a duplicate: the later one wins */
 	};
-	struct exp_limits tight = { 1, 2, 1, 1 };
+	struct exp_limits tight = {1, 2, 1, 1};
 	struct exp_resource r;
 	struct exp_config c;
 	int i, count = 0;
@@ -126,8 +126,9 @@ static void test_pid_after_fork(void **state)
 	if (child == 0) {
 		if (exp_resource_build(&r, NULL))
 			_exit(2);
-		_exit(exp_resource_find(&r, "process.pid")->i == getpid() &&
-		      getpid() != getppid() ? 0 : 1);
+		_exit(exp_resource_find(&r, "process.pid")->i == getpid() && getpid() != getppid()
+		          ? 0
+		          : 1);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
@@ -137,9 +138,9 @@ static void test_pid_after_fork(void **state)
 static const struct {
 	const char *machine, *arch;
 } arch_cases[] = {
-	{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "i686", "x86" },   { "i386", "x86" },
-	{ "armv7l", "arm32" }, { "ppc64le", "ppc64" }, { "ppc", "ppc32" },  { "s390x", "s390x" },
-	{ "ia64", "ia64" },    { "riscv64", "riscv64" }, { "", "" },
+    {"x86_64", "amd64"}, {"aarch64", "arm64"},   {"i686", "x86"},  {"i386", "x86"},
+    {"armv7l", "arm32"}, {"ppc64le", "ppc64"},   {"ppc", "ppc32"}, {"s390x", "s390x"},
+    {"ia64", "ia64"},    {"riscv64", "riscv64"}, {"", ""},
 };
 
 static void test_arch_table(void **state)
@@ -154,10 +155,10 @@ static void test_arch_table(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detected),
-		cmocka_unit_test(test_config_entries),
-		cmocka_unit_test(test_pid_after_fork),
-		cmocka_unit_test(test_arch_table),
+	    cmocka_unit_test(test_detected),
+	    cmocka_unit_test(test_config_entries),
+	    cmocka_unit_test(test_pid_after_fork),
+	    cmocka_unit_test(test_arch_table),
 	};
 
 	(void)argc;

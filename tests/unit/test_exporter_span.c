@@ -14,7 +14,7 @@
 
 #include "exp_span.h"
 
-static const struct exp_limits defaults = { 128, -1, 128, 128 };
+static const struct exp_limits defaults = {128, -1, 128, 128};
 
 static int setup(void **state)
 {
@@ -79,8 +79,8 @@ static void test_strings_and_status(void **state)
 
 static void test_attr_types(void **state)
 {
-	const char *vals[] = { "a", "", "ccc" };
-	const size_t lens[] = { 1, 0, 3 };
+	const char *vals[] = {"a", "", "ccc"};
+	const size_t lens[] = {1, 0, 3};
 	const struct exp_attr *a;
 	struct exp_span s;
 
@@ -144,17 +144,21 @@ static const struct {
 	const char *in;
 	const char *out;
 } trunc_cases[] = {
-	{ -1, "hello", "hello" },
-	{ 0, "hello", "" },
-	{ 3, "hello", "hel" },
-	{ 5, "hello", "hello" },
-	{ 9, "hello", "hello" },
-	{ 2, "h\xc3\xa9llo", "h\xc3\xa9" },                          /* é is one character */
-	{ 1, "\xc3\xa9", "\xc3\xa9" },
-	{ 2, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "\xe6\x97\xa5\xe6\x9c\xac" }, /* 日本語 */
-	{ 1, "\xf0\x9f\x98\x80x", "\xf0\x9f\x98\x80" },               /* emoji */
-	{ 1, "\x80\x80" "ab", "\x80\x80" "a" }, /* stray continuation bytes stay attached */
-	{ 2, "a\xe6\x97", "a\xe6\x97" }, /* truncated sequence at the end is not cut further */
+    {-1, "hello", "hello"},
+    {0, "hello", ""},
+    {3, "hello", "hel"},
+    {5, "hello", "hello"},
+    {9, "hello", "hello"},
+    {2, "h\xc3\xa9llo", "h\xc3\xa9"}, /* é is one character */
+    {1, "\xc3\xa9", "\xc3\xa9"},
+    {2, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "\xe6\x97\xa5\xe6\x9c\xac"}, /* 日本語 */
+    {1, "\xf0\x9f\x98\x80x", "\xf0\x9f\x98\x80"},                            /* emoji */
+    {1,
+     "\x80\x80"
+     "ab",
+     "\x80\x80"
+     "a"},                         /* stray continuation bytes stay attached */
+    {2, "a\xe6\x97", "a\xe6\x97"}, /* truncated sequence at the end is not cut further */
 };
 
 static void test_value_length_limit(void **state)
@@ -169,8 +173,8 @@ static void test_value_length_limit(void **state)
 		l.attr_value_len = trunc_cases[i].limit;
 		exp_limits_set(&l);
 		exp_span_init(&s);
-		assert_int_equal(exp_span_add_str(&s, "k", trunc_cases[i].in,
-						  strlen(trunc_cases[i].in)), 0);
+		assert_int_equal(
+		    exp_span_add_str(&s, "k", trunc_cases[i].in, strlen(trunc_cases[i].in)), 0);
 		a = exp_span_find_attr(&s, "k");
 		assert_non_null(a);
 		str_eq(&s, a->v.s, trunc_cases[i].out, strlen(trunc_cases[i].out));
@@ -181,8 +185,8 @@ static void test_value_length_limit(void **state)
 static void test_array_elements_truncated_separately(void **state)
 {
 	struct exp_limits l = defaults;
-	const char *vals[] = { "abcd", "\xc3\xa9\xe6\x97\xa5z", "", "x" };
-	const size_t lens[] = { 4, 6, 0, 1 };
+	const char *vals[] = {"abcd", "\xc3\xa9\xe6\x97\xa5z", "", "x"};
+	const size_t lens[] = {4, 6, 0, 1};
 	const struct exp_attr *a;
 	struct exp_span s;
 
@@ -262,8 +266,8 @@ static void test_buffer_capacity(void **state)
 	assert_int_equal(s.name.len, 0);
 	/* An array that does not fit is dropped whole. */
 	{
-		const char *vals[] = { big, big };
-		const size_t lens[] = { 60, 60 };
+		const char *vals[] = {big, big};
+		const size_t lens[] = {60, 60};
 
 		assert_int_equal(exp_span_add_str_array(&s, "arr", vals, lens, 2), -ENOSPC);
 	}
@@ -317,15 +321,15 @@ static void test_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_init_resets, setup),
-		cmocka_unit_test_setup(test_strings_and_status, setup),
-		cmocka_unit_test_setup(test_attr_types, setup),
-		cmocka_unit_test_setup(test_malformed_calls, setup),
-		cmocka_unit_test_setup(test_value_length_limit, setup),
-		cmocka_unit_test_setup(test_array_elements_truncated_separately, setup),
-		cmocka_unit_test_setup(test_count_limit, setup),
-		cmocka_unit_test_setup(test_buffer_capacity, setup),
-		cmocka_unit_test_setup(test_events, setup),
+	    cmocka_unit_test_setup(test_init_resets, setup),
+	    cmocka_unit_test_setup(test_strings_and_status, setup),
+	    cmocka_unit_test_setup(test_attr_types, setup),
+	    cmocka_unit_test_setup(test_malformed_calls, setup),
+	    cmocka_unit_test_setup(test_value_length_limit, setup),
+	    cmocka_unit_test_setup(test_array_elements_truncated_separately, setup),
+	    cmocka_unit_test_setup(test_count_limit, setup),
+	    cmocka_unit_test_setup(test_buffer_capacity, setup),
+	    cmocka_unit_test_setup(test_events, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,7 +94,7 @@ static unsigned produce(unsigned threads, unsigned n, unsigned *full)
 
 	*full = 0;
 	for (i = 0; i < threads; i++) {
-		p[i] = (struct prod){ .id = i, .n = n };
+		p[i] = (struct prod){.id = i, .n = n};
 		assert_int_equal(pthread_create(&t[i], NULL, producer, &p[i]), 0);
 	}
 	for (i = 0; i < threads; i++) {
@@ -212,18 +212,18 @@ static void test_queue_full_accounting(void **state)
 static char *py_count(const char *path)
 {
 	static const char script[] =
-		"import json,sys,collections\n"
-		"n=0;c=collections.Counter();ids=set()\n"
-		"for line in open(sys.argv[1],encoding='utf-8'):\n"
-		"  d=json.loads(line);n+=1\n"
-		"  for rs in d['resourceSpans']:\n"
-		"    pid=[a['value']['intValue'] for a in rs['resource']['attributes']\n"
-		"         if a['key']=='process.pid'][0]\n"
-		"    for ss in rs['scopeSpans']:\n"
-		"      for s in ss['spans']:\n"
-		"        c[s['name']+'@'+pid]+=1;ids.add(s['traceId']+s['spanId'])\n"
-		"print(n,sum(c.values()),len(ids))\n"
-		"for k,v in sorted(c.items()): print(k,v)\n";
+	    "import json,sys,collections\n"
+	    "n=0;c=collections.Counter();ids=set()\n"
+	    "for line in open(sys.argv[1],encoding='utf-8'):\n"
+	    "  d=json.loads(line);n+=1\n"
+	    "  for rs in d['resourceSpans']:\n"
+	    "    pid=[a['value']['intValue'] for a in rs['resource']['attributes']\n"
+	    "         if a['key']=='process.pid'][0]\n"
+	    "    for ss in rs['scopeSpans']:\n"
+	    "      for s in ss['spans']:\n"
+	    "        c[s['name']+'@'+pid]+=1;ids.add(s['traceId']+s['spanId'])\n"
+	    "print(n,sum(c.values()),len(ids))\n"
+	    "for k,v in sorted(c.items()): print(k,v)\n";
 	char spath[128], cmd[512];
 	static char out[4096];
 	size_t n = 0, r;
@@ -391,10 +391,11 @@ static void test_console(void **state)
 	n = (ssize_t)exp_console_format(line, sizeof(line), &s);
 	assert_true(n > 0 && line[n - 1] == '\n');
 	assert_null(memchr(line, '\n', (size_t)n - 1)); /* the newline in the message is escaped */
-	assert_non_null(strstr(line, "SERVER \"GET\" trace=11000000030000000000000000000000 "
-				     "span=0400000000000077 parent=ab00000000000000 1.500ms "
-				     "status=ERROR(\"bad\\x0agateway\") http.request.method=\"GET\" "
-				     "http.response.status_code=200"));
+	assert_non_null(strstr(line,
+	                       "SERVER \"GET\" trace=11000000030000000000000000000000 "
+	                       "span=0400000000000077 parent=ab00000000000000 1.500ms "
+	                       "status=ERROR(\"bad\\x0agateway\") http.request.method=\"GET\" "
+	                       "http.response.status_code=200"));
 	n = (ssize_t)exp_console_format(line, 80, &s); /* cut, still one terminated line */
 	assert_true(n < 80 && line[n - 1] == '\n' && strstr(line, "...\n"));
 
@@ -490,15 +491,15 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_none_exact_stats),
-		cmocka_unit_test(test_full_batch_without_flush),
-		cmocka_unit_test(test_schedule_delay),
-		cmocka_unit_test(test_queue_full_accounting),
-		cmocka_unit_test(test_otlp_file_threads),
-		cmocka_unit_test(test_fork_child_exports_own_spans),
-		cmocka_unit_test(test_thread_signal_mask),
-		cmocka_unit_test(test_console),
-		cmocka_unit_test(test_stuck_export_exit_bound),
+	    cmocka_unit_test(test_none_exact_stats),
+	    cmocka_unit_test(test_full_batch_without_flush),
+	    cmocka_unit_test(test_schedule_delay),
+	    cmocka_unit_test(test_queue_full_accounting),
+	    cmocka_unit_test(test_otlp_file_threads),
+	    cmocka_unit_test(test_fork_child_exports_own_spans),
+	    cmocka_unit_test(test_thread_signal_mask),
+	    cmocka_unit_test(test_console),
+	    cmocka_unit_test(test_stuck_export_exit_bound),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -10,17 +10,29 @@
  * line in separate calls), re-offering its unsent bytes after every short write and retrying
  * after EAGAIN / EINTR, as a correct stream-socket program does.
  *
- * The tracker: plans the insertions that fall inside each call (the blank line ending a head is
- * inside the call), at most INJ_MAX_INSERTS (it offers a shorter call beyond that), and takes
- * ins_done into account so an insertion that did not happen is planned again.
+ * The tracker: plans the entries that fall inside each call (the blank line ending a head is
+ * inside the call; a replaced range, such as a forwarded traceparent value, lies wholly inside
+ * it), at most INJ_MAX_INSERTS (it offers a shorter call beyond that), and takes ins_done into
+ * account so an entry that did not happen is planned again. The real tracker does not replace
+ * a range the call cuts; so that every run has one expected stream, the simulated program never
+ * cuts one: a call that would end inside a replaced range ends before it, or, when it starts
+ * at the range, runs on to the range's end (the only departure from its write style).
+ *
+ * The streams: requests with header lines inserted at the blank line; proxied requests whose
+ * forwarded traceparent value (55 bytes) is replaced by 55 other bytes; replacements whose
+ * length differs from the range (a longer request line at offset 0, a shorter body tail at the
+ * very end), a replacement right before an insertion, an insertion and a replacement at one
+ * offset, two replacements back to back; pipelined and many-head variants.
  *
  * Checked after every call: the peer holds a prefix of the expected stream (program bytes with
- * the header lines at their places); the program bytes in it are exactly the sum of the counts
- * returned; no call returns 0; an error comes back as the kernel's errno and only when no
- * program byte went out; after a short kernel count that carried program bytes, or an error,
- * the injector does not call the kernel again; the pending bytes are exactly the unsent tail of
- * the insertion the peer stopped in; ins_done adds up to the insertions started in the peer.
- * At the end: the peer holds exactly the expected stream and nothing is pending.
+ * the header lines at their places and the replaced ranges swapped); the program bytes consumed
+ * in it (those gone out, plus the range of every replacement started) are exactly the sum of
+ * the counts returned, which never lands inside a replaced range; no call returns 0; an error
+ * comes back as the kernel's errno and only when nothing was consumed; after a short kernel
+ * count that consumed program bytes, or an error, the injector does not call the kernel again;
+ * the pending bytes are exactly the unsent tail of the entry the peer stopped in; ins_done adds
+ * up to the entries started in the peer. At the end, after the pending tail of a replacement
+ * that ends the stream is flushed: the peer holds exactly the expected stream.
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,6 +48,7 @@
 #include "inject.h"
 
 #define MAXQ 64
+#define MAXSTREAMS 16
 #define STREAM_MAX 4096
 #define OUT_MAX (STREAM_MAX + MAXQ * INJ_INSERT_MAX)
 
@@ -46,17 +59,19 @@ struct stream {
 	char s[STREAM_MAX];
 	size_t T;
 	int nq;
-	size_t q[MAXQ];                /* insertion offsets in the program stream, sorted */
-	size_t il[MAXQ];               /* insertion lengths */
-	char ib[MAXQ][INJ_INSERT_MAX]; /* insertion bytes */
+	bool large;                    /* run with a smaller grid budget */
+	size_t q[MAXQ];                /* entry offsets in the program stream, sorted */
+	size_t qs[MAXQ];               /* program bytes each entry replaces (0: insertion) */
+	size_t il[MAXQ];               /* lengths of the new bytes */
+	char ib[MAXQ][INJ_INSERT_MAX]; /* new bytes */
 	/* expected peer stream */
 	char out[OUT_MAX];
 	size_t olen;
-	size_t progcnt[OUT_MAX + 1]; /* program bytes in out[0, x) */
+	size_t progcnt[OUT_MAX + 1]; /* program bytes consumed once the peer has out[0, x) */
 	size_t istart[MAXQ], iend[MAXQ];
 };
 
-static struct stream streams[8];
+static struct stream streams[MAXSTREAMS];
 static int nstreams;
 
 static void add_text(struct stream *s, const char *t)
@@ -82,7 +97,34 @@ static void add_insert(struct stream *s, size_t len)
 	b[len - 2] = '\r';
 	b[len - 1] = '\n';
 	s->q[i] = s->T;
+	s->qs[i] = 0;
 	s->il[i] = len;
+}
+
+/* Program bytes `orig` that the peer must receive as `repl` instead. */
+static void add_replace(struct stream *s, const char *orig, const char *repl)
+{
+	int i = s->nq++;
+	size_t len = strlen(repl);
+
+	assert_true(i < MAXQ && len >= 1 && len <= INJ_INSERT_MAX);
+	memcpy(s->ib[i], repl, len);
+	s->q[i] = s->T;
+	s->qs[i] = strlen(orig);
+	s->il[i] = len;
+	add_text(s, orig);
+}
+
+/* A traceparent value (55 bytes) whose ids depend on `n` and `salt`, so that the forwarded
+ * value and each replacement differ from every other one. */
+static void tp_value(char out[56], int n, int salt)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	memcpy(out, "00-", 3);
+	for (int k = 0; k < 32 + 1 + 16; k++)
+		out[3 + k] = k == 32 ? '-' : hex[(n * 7 + salt * 5 + k * 3) % 16];
+	memcpy(out + 52, "-01", 4);
 }
 
 /* One request: `head` (request line and header lines, each ending in CRLF), the insertions
@@ -97,6 +139,22 @@ static void add_request(struct stream *s, const char *head, const size_t *lens, 
 	add_text(s, body);
 }
 
+/* A proxied request: the forwarded traceparent value is replaced; `lens` lines are inserted
+ * at the blank line as for any request. */
+static void add_proxied(struct stream *s, const char *head, int n, const size_t *lens, int nlens,
+                        const char *body)
+{
+	char fwd[56], own[56];
+
+	tp_value(fwd, n, 1);
+	tp_value(own, n, 2);
+	add_text(s, head);
+	add_text(s, "traceparent: ");
+	add_replace(s, fwd, own);
+	add_text(s, "\r\nAccept: */*\r\n");
+	add_request(s, "", lens, nlens, body);
+}
+
 static void finish_stream(struct stream *s)
 {
 	size_t o = 0, p = 0;
@@ -105,6 +163,7 @@ static void finish_stream(struct stream *s)
 	for (int i = 0; i <= s->nq; i++) {
 		size_t upto = i < s->nq ? s->q[i] : s->T;
 
+		assert_true(p <= upto); /* entries never start inside a replaced range */
 		for (; p < upto; p++) {
 			s->out[o] = s->s[p];
 			s->progcnt[o + 1] = s->progcnt[o] + 1;
@@ -112,46 +171,81 @@ static void finish_stream(struct stream *s)
 		}
 		if (i == s->nq)
 			break;
+		/* From its first byte on, a replacement has consumed its whole range. */
 		s->istart[i] = o;
 		for (size_t k = 0; k < s->il[i]; k++) {
 			s->out[o] = s->ib[i][k];
-			s->progcnt[o + 1] = s->progcnt[o];
+			s->progcnt[o + 1] = s->q[i] + s->qs[i];
 			o++;
 		}
 		s->iend[i] = o;
+		p = s->q[i] + s->qs[i];
 	}
 	s->olen = o;
+}
+
+static struct stream *new_stream(const char *name, bool large)
+{
+	struct stream *s = &streams[nstreams++];
+
+	assert_true(nstreams <= MAXSTREAMS);
+	s->name = name;
+	s->large = large;
+	return s;
 }
 
 static void build_streams(void)
 {
 	static const size_t tp[] = {70}, tp_ts[] = {184}, two[] = {70, 30}, big[] = {600};
+	static const size_t ts[] = {40};
 	struct stream *s;
-	char head[256];
+	char head[256], own[56];
 
 	nstreams = 0;
-	s = &streams[nstreams++];
-	s->name = "get";
+	s = new_stream("get", false);
 	add_request(s, "GET /a HTTP/1.1\r\nHost: h\r\n", tp, 1, "");
-	s = &streams[nstreams++];
-	s->name = "post+body";
+	s = new_stream("post+body", false);
 	add_request(s, "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 23\r\n", tp_ts, 1,
 	            "{\"hello\": \"world\", \"\"}\n");
-	s = &streams[nstreams++];
-	s->name = "pipelined";
+	s = new_stream("pipelined", false);
 	add_request(s, "GET /1 HTTP/1.1\r\nHost: h\r\n", tp, 1, "");
 	add_request(s, "GET /2 HTTP/1.1\r\nHost: h\r\n", tp, 1, "");
-	s = &streams[nstreams++];
-	s->name = "two-at-one-offset";
+	s = new_stream("two-at-one-offset", false);
 	add_request(s, "GET /c HTTP/1.1\r\nHost: h\r\n", two, 2, "");
-	s = &streams[nstreams++];
-	s->name = "long-insert+body";
+	s = new_stream("long-insert+body", false);
 	add_request(s, "PUT /d HTTP/1.1\r\nContent-Length: 4\r\n", big, 1, "abcd");
 	add_request(s, "GET /e HTTP/1.1\r\n", tp, 1, "");
+	/* A proxy forwarding traceparent: its value is replaced, nothing inserted. */
+	s = new_stream("proxied", false);
+	add_proxied(s, "GET /p HTTP/1.1\r\nHost: h\r\n", 0, NULL, 0, "");
+	/* Replaced value and an inserted tracestate line; two such requests pipelined. */
+	s = new_stream("proxied-pipelined", false);
+	add_proxied(s, "GET /p1 HTTP/1.1\r\nHost: h\r\n", 1, ts, 1, "");
+	add_proxied(s, "POST /p2 HTTP/1.1\r\nContent-Length: 5\r\n", 2, ts, 1, "hello");
+	/* Lengths that differ: a longer request line at offset 0, a shorter body tail that ends
+	 * the stream. */
+	s = new_stream("grow-at-0+shrink-at-end", false);
+	add_replace(s, "GET /old HTTP/1.1\r\n", "GET /a/much/longer/path HTTP/1.1\r\n");
+	add_request(s, "Host: h\r\nContent-Length: 8\r\n", tp, 1, "0123456");
+	add_replace(s, "789", "XY");
+	/* A whole traceparent line replaced by traceparent and tracestate lines, right before an
+	 * insertion; then an insertion and a replacement at one offset, and two replacements
+	 * back to back. */
+	s = new_stream("adjacent", false);
+	tp_value(own, 3, 2);
+	snprintf(head, sizeof(head), "traceparent: %.55s\r\ntracestate: a=b\r\n", own);
+	add_text(s, "GET /q HTTP/1.1\r\nHost: h\r\n");
+	add_replace(s, "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n",
+	            head);
+	add_request(s, "", ts, 1, "");
+	add_text(s, "GET /r HTTP/1.1\r\n");
+	add_insert(s, 12);
+	add_replace(s, "Host: old\r\n", "Host: new.example\r\n");
+	add_replace(s, "X-B: 1\r\n", "X-B: 22\r\n");
+	add_text(s, "\r\n");
 	/* Heads of ~100 bytes: 1-byte iovecs up to IOV_MAX cover ~10 insertion points, so the
 	 * vector with the splits exceeds IOV_MAX. */
-	s = &streams[nstreams++];
-	s->name = "many-heads";
+	s = new_stream("many-heads", true);
 	for (int i = 0; i < 14; i++) {
 		snprintf(head, sizeof(head),
 		         "GET /item/%04d HTTP/1.1\r\nHost: backend.example\r\n"
@@ -160,11 +254,22 @@ static void build_streams(void)
 		add_request(s, head, tp, 1, "");
 	}
 	/* Tiny pipelined heads: more than INJ_MAX_INSERTS insertion points in one call. */
-	s = &streams[nstreams++];
-	s->name = "tiny-heads";
+	s = new_stream("tiny-heads", true);
 	for (int i = 0; i < 40; i++) {
 		snprintf(head, sizeof(head), "GET /%02d HTTP/1.1\r\n", i);
 		add_request(s, head, tp, 1, "");
+	}
+	/* The same with replacements: 14 proxied heads, and 20 tiny ones (40 entries). */
+	s = new_stream("many-proxied", true);
+	for (int i = 0; i < 14; i++) {
+		snprintf(head, sizeof(head), "GET /item/%04d HTTP/1.1\r\nHost: backend.example\r\n",
+		         i);
+		add_proxied(s, head, 10 + i, i % 2 ? ts : NULL, i % 2, "");
+	}
+	s = new_stream("tiny-proxied", true);
+	for (int i = 0; i < 20; i++) {
+		snprintf(head, sizeof(head), "GET /%02d HTTP/1.1\r\n", i);
+		add_proxied(s, head, 30 + i, tp, 1, "");
 	}
 	for (int i = 0; i < nstreams; i++)
 		finish_stream(&streams[i]);
@@ -379,6 +484,9 @@ static void check_state(const struct stream *st, const struct inj_state *state, 
 	int started = 0;
 
 	CHECK(!sim.fault[0], "%s", sim.fault);
+	for (int i = 0; i < st->nq; i++)
+		CHECK(p <= st->q[i] || p >= st->q[i] + st->qs[i],
+		      "count %zu inside the range replaced by entry %d", p, i);
 	CHECK(memcmp(sim.peer, st->out, L) == 0, "peer bytes differ from the expected stream");
 	CHECK(st->progcnt[L] == p, "peer has %zu program bytes, program was told %zu",
 	      st->progcnt[L], p);
@@ -388,19 +496,43 @@ static void check_state(const struct stream *st, const struct inj_state *state, 
 		if (st->istart[i] < L && L < st->iend[i])
 			pend = st->iend[i] - L;
 	}
-	CHECK(started == qc, "insertions started %d, ins_done added up to %d", started, qc);
+	CHECK(started == qc, "entries started %d, ins_done added up to %d", started, qc);
 	CHECK(inj_state_pending_len(state) == pend, "pending %zu, expected %zu",
 	      inj_state_pending_len(state), pend);
 	CHECK(memcmp(state->buf + state->off, st->out + L, pend) == 0, "pending bytes differ");
 }
 
-/* Plan the insertions inside the call [p, p + *len): at most INJ_MAX_INSERTS, else offer less. */
+/*
+ * Keep every replaced range whole inside the call [p, p + *len), as the tracker needs to
+ * replace it: a call that would end inside one ends before it, or runs on to its end when it
+ * starts there. The program's buffers are contiguous in the stream, so running on is a longer
+ * last buffer.
+ */
+static void fit_ranges(const struct stream *st, size_t p, int qc, int *cnt, size_t *len)
+{
+	for (int i = qc; i < st->nq && st->q[i] < p + *len; i++) {
+		size_t end = st->q[i] + st->qs[i];
+
+		if (end <= p + *len)
+			continue;
+		if (st->q[i] > p) {
+			*len = st->q[i] - p;
+			*cnt = cut_offer(*cnt, *len);
+		} else {
+			piov[*cnt - 1].iov_len += end - p - *len;
+			*len = end - p;
+		}
+		return;
+	}
+}
+
+/* Plan the entries inside the call [p, p + *len): at most INJ_MAX_INSERTS, else offer less. */
 static int plan(const struct stream *st, size_t p, int qc, int *cnt, size_t *len,
                 struct inj_insert *ins)
 {
 	int nins = 0;
 
-	CHECK(qc == st->nq || st->q[qc] >= p, "insertion %d at %zu was skipped (p=%zu)", qc,
+	CHECK(qc == st->nq || st->q[qc] >= p, "entry %d at %zu was skipped (p=%zu)", qc,
 	      st->q[qc], p);
 	for (int i = qc; i < st->nq && st->q[i] < p + *len; i++) {
 		if (nins == INJ_MAX_INSERTS) {
@@ -408,7 +540,9 @@ static int plan(const struct stream *st, size_t p, int qc, int *cnt, size_t *len
 			*cnt = cut_offer(*cnt, *len);
 			break;
 		}
-		ins[nins++] = (struct inj_insert){st->q[i] - p, st->ib[i], st->il[i]};
+		CHECK(st->q[i] + st->qs[i] <= p + *len, "entry %d's range crosses the call", i);
+		ins[nins++] = (struct inj_insert){
+		    .at = st->q[i] - p, .bytes = st->ib[i], .len = st->il[i], .skip = st->qs[i]};
 	}
 	return nins;
 }
@@ -440,6 +574,7 @@ static bool run_one(const struct stream *st, enum style sty, const struct script
 		ssize_t r;
 
 		CHECK(++iters < 100000, "no progress");
+		fit_ranges(st, p, qc, &cnt, &len);
 		nins = plan(st, p, qc, &cnt, &len, ins);
 		sim.p_start = p;
 		sim.must_stop = false;
@@ -461,8 +596,19 @@ static bool run_one(const struct stream *st, enum style sty, const struct script
 		qc += done;
 		check_state(st, &state, p, qc);
 	}
+	/* A replacement that ends the stream may leave its tail pending once the program was told
+	 * it wrote everything; the tracker sends it before the connection is shut down. */
+	while (inj_state_pending(&state)) {
+		int e;
+
+		CHECK(++iters < 100000, "no progress flushing");
+		sim.p_start = p;
+		sim.must_stop = false;
+		e = inj_flush_pending(&state, sim_writev, &sim);
+		CHECK(e == 0 || (sim.last_failed && -e == sim.last_err), "flush: %d", e);
+		check_state(st, &state, p, qc);
+	}
 	CHECK(sim.plen == st->olen, "peer has %zu bytes, expected %zu", sim.plen, st->olen);
-	CHECK(!inj_state_pending(&state), "bytes still pending at the end");
 	CHECK(qc == st->nq && sum == st->T, "ins %d/%d, sum %zu/%zu", qc, st->nq, sum, st->T);
 	return sim.acted;
 }
@@ -526,8 +672,8 @@ static void test_small_streams(void **state)
 {
 	(void)state;
 	combos = 0;
-	for (int i = 0; i < 5; i++)
-		for (int sty = 0; sty < ST_COUNT; sty++)
+	for (int i = 0; i < nstreams; i++)
+		for (int sty = 0; sty < ST_COUNT && !streams[i].large; sty++)
 			run_all_scripts(&streams[i], (enum style)sty, 60000);
 	print_message("small streams: %ld simulated combinations\n", combos);
 	assert_true(combos >= 20000);
@@ -537,8 +683,8 @@ static void test_large_streams(void **state)
 {
 	(void)state;
 	combos = 0;
-	for (int i = 5; i < nstreams; i++)
-		for (int sty = 0; sty < ST_COUNT; sty++)
+	for (int i = 0; i < nstreams; i++)
+		for (int sty = 0; sty < ST_COUNT && streams[i].large; sty++)
 			run_all_scripts(&streams[i], (enum style)sty, 2500);
 	print_message("large streams: %ld simulated combinations\n", combos);
 	assert_true(combos >= 5000);

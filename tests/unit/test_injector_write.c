@@ -8,6 +8,11 @@
  * made. The rows cover the corners the simulation reaches only by chance (an insertion at the
  * end of the call, two at one offset, a write function that returns 0, more than offered, or
  * -1 with errno 0), invalid arguments, the fast path, and the vector limits.
+ *
+ * Replacements (skip > 0): the kernel stopping before, inside and right after one; one at
+ * offset 0, where a cut inside it returns its skip (never 0); one ending the call; one right
+ * before an insertion, after an insertion at its offset, and two back to back; lengths
+ * different from the range; ranges across buffers; tables that overlap or run past the end.
  */
 #include <errno.h>
 #include <limits.h>
@@ -102,6 +107,7 @@ static void assert_pending(const struct inj_state *st, const char *s)
 struct ins_spec {
 	size_t at;
 	const char *b;
+	size_t skip; /* program bytes replaced; 0 for an insertion */
 };
 
 struct row {
@@ -128,23 +134,23 @@ static const struct row rows[] = {
 	{"no insertion, kernel's short count", NULL, {"abcdef"}, {{0}}, 0, {4}, 1, 4, 0, "abcd",
 	 NULL, 1},
 	{"no insertion, EAGAIN", NULL, {"abc"}, {{0}}, 0, {-EAGAIN}, 1, -EAGAIN, 0, "", NULL, 1},
-	{"insertion in the middle", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n"}}, 1, {ALL}, 1, 7, 1,
+	{"insertion in the middle", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n", 0}}, 1, {ALL}, 1, 7, 1,
 	 "GET\r\nX: 1\r\n\r\n", NULL, 1},
-	{"cut inside the insertion", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n"}}, 1, {7}, 1, 5, 1,
+	{"cut inside the insertion", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n", 0}}, 1, {7}, 1, 5, 1,
 	 "GET\r\nX:", " 1\r\n", 1},
 	{"cut just before the insertion: it did not happen", NULL, {"GET\r\n\r\n"},
-	 {{5, "X: 1\r\n"}}, 1, {5}, 1, 5, 0, "GET\r\n", NULL, 1},
-	{"cut just after the insertion", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n"}}, 1, {11}, 1, 5,
+	 {{5, "X: 1\r\n", 0}}, 1, {5}, 1, 5, 0, "GET\r\n", NULL, 1},
+	{"cut just after the insertion", NULL, {"GET\r\n\r\n"}, {{5, "X: 1\r\n", 0}}, 1, {11}, 1, 5,
 	 1, "GET\r\nX: 1\r\n", NULL, 1},
-	{"insertion at 0, part of it then the rest", NULL, {"\r\n"}, {{0, "X: 1\r\n"}}, 1,
+	{"insertion at 0, part of it then the rest", NULL, {"\r\n"}, {{0, "X: 1\r\n", 0}}, 1,
 	 {2, ALL}, 2, 2, 1, "X: 1\r\n\r\n", NULL, 2},
-	{"insertion at 0, part of it then a short count", NULL, {"\r\nbody"}, {{0, "X: 1\r\n"}},
+	{"insertion at 0, part of it then a short count", NULL, {"\r\nbody"}, {{0, "X: 1\r\n", 0}},
 	 1, {2, 5}, 2, 1, 1, "X: 1\r\n\r", NULL, 2},
-	{"insertion at 0, part of it then EAGAIN", NULL, {"\r\n"}, {{0, "X: 1\r\n"}}, 1,
+	{"insertion at 0, part of it then EAGAIN", NULL, {"\r\n"}, {{0, "X: 1\r\n", 0}}, 1,
 	 {2, -EAGAIN}, 2, -EAGAIN, 1, "X:", " 1\r\n", 2},
-	{"insertion at 0, all of it then EINTR", NULL, {"\r\n"}, {{0, "X: 1\r\n"}}, 1,
+	{"insertion at 0, all of it then EINTR", NULL, {"\r\n"}, {{0, "X: 1\r\n", 0}}, 1,
 	 {6, -EINTR}, 2, -EINTR, 1, "X: 1\r\n", NULL, 2},
-	{"insertion at 0, EAGAIN at once: it did not happen", NULL, {"\r\n"}, {{0, "X: 1\r\n"}},
+	{"insertion at 0, EAGAIN at once: it did not happen", NULL, {"\r\n"}, {{0, "X: 1\r\n", 0}},
 	 1, {-EAGAIN}, 1, -EAGAIN, 0, "", NULL, 1},
 	{"pending, all taken", "PEND", {"abc"}, {{0}}, 0, {ALL}, 1, 3, 0, "PENDabc", NULL, 1},
 	{"pending, part then all", "PEND", {"abc"}, {{0}}, 0, {2, ALL}, 2, 3, 0, "PENDabc",
@@ -153,46 +159,119 @@ static const struct row rows[] = {
 	 "PE", "ND", 2},
 	{"pending exactly, then one program byte", "PEND", {"abc"}, {{0}}, 0, {4, 1}, 2, 1, 0,
 	 "PENDa", NULL, 2},
-	{"pending, insertion at 0, EPIPE inside it", "PE", {"abc"}, {{0, "XY"}}, 1, {3, -EPIPE},
+	{"pending, insertion at 0, EPIPE inside it", "PE", {"abc"}, {{0, "XY", 0}}, 1, {3, -EPIPE},
 	 2, -EPIPE, 1, "PEX", "Y", 2},
-	{"insertion at the end, all", NULL, {"abc"}, {{3, "XY"}}, 1, {ALL}, 1, 3, 1, "abcXY",
+	{"insertion at the end, all", NULL, {"abc"}, {{3, "XY", 0}}, 1, {ALL}, 1, 3, 1, "abcXY",
 	 NULL, 1},
-	{"insertion at the end, not reached", NULL, {"abc"}, {{3, "XY"}}, 1, {3}, 1, 3, 0, "abc",
+	{"insertion at the end, not reached", NULL, {"abc"}, {{3, "XY", 0}}, 1, {3}, 1, 3, 0, "abc",
 	 NULL, 1},
-	{"insertion at the end, cut inside", NULL, {"abc"}, {{3, "XY"}}, 1, {4}, 1, 3, 1, "abcX",
+	{"insertion at the end, cut inside", NULL, {"abc"}, {{3, "XY", 0}}, 1, {4}, 1, 3, 1, "abcX",
 	 "Y", 1},
-	{"two at one offset, first whole", NULL, {"ab"}, {{1, "X"}, {1, "YZ"}}, 2, {2}, 1, 1, 1,
-	 "aX", NULL, 1},
-	{"two at one offset, second cut", NULL, {"ab"}, {{1, "X"}, {1, "YZ"}}, 2, {3}, 1, 1, 2,
-	 "aXY", "Z", 1},
-	{"two at one offset, all", NULL, {"ab"}, {{1, "X"}, {1, "YZ"}}, 2, {ALL}, 1, 2, 2,
+	{"two at one offset, first whole", NULL, {"ab"}, {{1, "X", 0}, {1, "YZ", 0}}, 2, {2}, 1, 1,
+	 1, "aX", NULL, 1},
+	{"two at one offset, second cut", NULL, {"ab"}, {{1, "X", 0}, {1, "YZ", 0}}, 2, {3}, 1, 1,
+	 2, "aXY", "Z", 1},
+	{"two at one offset, all", NULL, {"ab"}, {{1, "X", 0}, {1, "YZ", 0}}, 2, {ALL}, 1, 2, 2,
 	 "aXYZb", NULL, 1},
-	{"two pipelined heads", NULL, {"A\r\n\r\nB\r\n\r\n"}, {{3, "x\r\n"}, {8, "y\r\n"}}, 2,
+	{"two pipelined heads", NULL, {"A\r\n\r\nB\r\n\r\n"}, {{3, "x\r\n", 0}, {8, "y\r\n", 0}}, 2,
 	 {ALL}, 1, 10, 2, "A\r\nx\r\n\r\nB\r\ny\r\n\r\n", NULL, 1},
 	{"two pipelined heads, cut between", NULL, {"A\r\n\r\nB\r\n\r\n"},
-	 {{3, "x\r\n"}, {8, "y\r\n"}}, 2, {9}, 1, 6, 1, "A\r\nx\r\n\r\nB", NULL, 1},
-	{"empty iovecs around the insertion", NULL, {"", "ab", "", "c", ""}, {{2, "X"}}, 1,
+	 {{3, "x\r\n", 0}, {8, "y\r\n", 0}}, 2, {9}, 1, 6, 1, "A\r\nx\r\n\r\nB", NULL, 1},
+	{"empty iovecs around the insertion", NULL, {"", "ab", "", "c", ""}, {{2, "X", 0}}, 1,
 	 {ALL}, 1, 3, 1, "abXc", NULL, 1},
 	{"write function returns 0: no spinning", "P", {"ab"}, {{0}}, 0, {0}, 1, 0, 0, "", "P",
 	 1},
 	{"write function returns 0 after the pending bytes", "P", {"ab"}, {{0}}, 0, {1, 0}, 2,
 	 0, 0, "P", NULL, 2},
-	{"write function claims more than offered", NULL, {"ab"}, {{1, "X"}}, 1, {1000}, 1, 2,
+	{"write function claims more than offered", NULL, {"ab"}, {{1, "X", 0}}, 1, {1000}, 1, 2,
 	 1, "aXb", NULL, 1},
 	{"write function fails with errno 0", "P", {"ab"}, {{0}}, 0, {ERRNO0}, 1, -EIO, 0, "",
 	 "P", 1},
 	{"empty write with pending: passed through", "PEND", {""}, {{0}}, 0, {ALL}, 1, 0, 0, "",
 	 "PEND", 1},
-	{"empty write, insertion ignored", NULL, {""}, {{0, "X"}}, 1, {ALL}, 1, 0, 0, "", NULL,
+	{"empty write, insertion ignored", NULL, {""}, {{0, "X", 0}}, 1, {ALL}, 1, 0, 0, "", NULL,
 	 1},
-	{"invalid: unsorted", NULL, {"abc"}, {{2, "X"}, {1, "Y"}}, 2, {ALL}, 1, -EINVAL, 0, "",
-	 NULL, 0},
-	{"invalid: beyond the end", NULL, {"abc"}, {{4, "X"}}, 1, {ALL}, 1, -EINVAL, 0, "", NULL,
+	{"invalid: unsorted", NULL, {"abc"}, {{2, "X", 0}, {1, "Y", 0}}, 2, {ALL}, 1, -EINVAL, 0,
+	 "", NULL, 0},
+	{"invalid: beyond the end", NULL, {"abc"}, {{4, "X", 0}}, 1, {ALL}, 1, -EINVAL, 0, "", NULL,
 	 0},
-	{"invalid: empty insertion", NULL, {"abc"}, {{1, ""}}, 1, {ALL}, 1, -EINVAL, 0, "", NULL,
+	{"invalid: empty insertion", NULL, {"abc"}, {{1, "", 0}}, 1, {ALL}, 1, -EINVAL, 0, "", NULL,
 	 0},
-	{"invalid with pending: pending untouched", "PEND", {"abc"}, {{4, "X"}}, 1, {ALL}, 1,
+	{"invalid with pending: pending untouched", "PEND", {"abc"}, {{4, "X", 0}}, 1, {ALL}, 1,
 	 -EINVAL, 0, "", "PEND", 0},
+	/* Replacements: the skipped range counts as consumed once a byte of its bytes went out. */
+	{"replacement, same length, all", NULL, {"tp: AAAA\r\n"}, {{4, "BBBB", 4}}, 1, {ALL}, 1,
+	 10, 1, "tp: BBBB\r\n", NULL, 1},
+	{"replacement cut inside: its range is consumed", NULL, {"tp: AAAA\r\n"},
+	 {{4, "BBBB", 4}}, 1, {6}, 1, 8, 1, "tp: BB", "BB", 1},
+	{"cut just before the replacement: it did not happen", NULL, {"tp: AAAA\r\n"},
+	 {{4, "BBBB", 4}}, 1, {4}, 1, 4, 0, "tp: ", NULL, 1},
+	{"cut just after the replacement", NULL, {"tp: AAAA\r\n"}, {{4, "BBBB", 4}}, 1, {8}, 1, 8,
+	 1, "tp: BBBB", NULL, 1},
+	{"replacement at 0, part of it: the count is its skip", NULL, {"AAAA\r\n"},
+	 {{0, "BBBB", 4}}, 1, {2}, 1, 4, 1, "BB", "BB", 1},
+	{"replacement at 0, all of it, then a short count", NULL, {"AAAA\r\n"}, {{0, "BBBB", 4}},
+	 1, {4}, 1, 4, 1, "BBBB", NULL, 1},
+	{"replacement at 0, EAGAIN at once: it did not happen", NULL, {"AAAA\r\n"},
+	 {{0, "BBBB", 4}}, 1, {-EAGAIN}, 1, -EAGAIN, 0, "", NULL, 1},
+	{"replacement of the whole call, longer, part of it", NULL, {"AAAA"}, {{0, "BBBBBB", 4}},
+	 1, {3}, 1, 4, 1, "BBB", "BBB", 1},
+	{"pending, then EAGAIN before the replacement at 0", "PE", {"AAAA"}, {{0, "BB", 4}}, 1,
+	 {2, -EAGAIN}, 2, -EAGAIN, 0, "PE", NULL, 2},
+	{"pending and part of the replacement at 0: no further call", "PE", {"abcd"},
+	 {{0, "XY", 2}}, 1, {3, -EAGAIN}, 2, 2, 1, "PEX", "Y", 1},
+	{"pending, then 0 before the replacement at 0: no spinning", "P", {"ab"}, {{0, "XY", 2}},
+	 1, {1, 0}, 2, 0, 0, "P", NULL, 2},
+	{"replacement ending the call, all", NULL, {"ab1234"}, {{2, "XYZW", 4}}, 1, {ALL}, 1, 6,
+	 1, "abXYZW", NULL, 1},
+	{"replacement ending the call, cut inside", NULL, {"ab1234"}, {{2, "XYZW", 4}}, 1, {3}, 1,
+	 6, 1, "abX", "YZW", 1},
+	{"replacement right before an insertion, all", NULL, {"ab1234\r\n"},
+	 {{2, "XYZW", 4}, {6, "I\r\n", 0}}, 2, {ALL}, 1, 8, 2, "abXYZWI\r\n\r\n", NULL, 1},
+	{"replacement right before an insertion, cut between", NULL, {"ab1234\r\n"},
+	 {{2, "XYZW", 4}, {6, "I\r\n", 0}}, 2, {6}, 1, 6, 1, "abXYZW", NULL, 1},
+	{"replacement right before an insertion, cut in the insertion", NULL, {"ab1234\r\n"},
+	 {{2, "XYZW", 4}, {6, "I\r\n", 0}}, 2, {7}, 1, 6, 2, "abXYZWI", "\r\n", 1},
+	{"insertion and replacement at one offset, cut between", NULL, {"ab12cd"},
+	 {{2, "I", 0}, {2, "XY", 2}}, 2, {3}, 1, 2, 1, "abI", NULL, 1},
+	{"insertion and replacement at one offset, cut in the replacement", NULL, {"ab12cd"},
+	 {{2, "I", 0}, {2, "XY", 2}}, 2, {4}, 1, 4, 2, "abIX", "Y", 1},
+	{"insertion and replacement at one offset, all", NULL, {"ab12cd"},
+	 {{2, "I", 0}, {2, "XY", 2}}, 2, {ALL}, 1, 6, 2, "abIXYcd", NULL, 1},
+	{"replacements back to back, cut between", NULL, {"a12b"}, {{1, "X", 1}, {2, "YY", 1}}, 2,
+	 {2}, 1, 2, 1, "aX", NULL, 1},
+	{"replacements back to back, cut in the second", NULL, {"a12b"},
+	 {{1, "X", 1}, {2, "YY", 1}}, 2, {3}, 1, 3, 2, "aXY", "Y", 1},
+	{"replacements back to back, all", NULL, {"a12b"}, {{1, "X", 1}, {2, "YY", 1}}, 2, {ALL},
+	 1, 4, 2, "aXYYb", NULL, 1},
+	{"replacements back to back, the second to the end", NULL, {"a12b"},
+	 {{1, "X", 1}, {2, "YY", 2}}, 2, {ALL}, 1, 4, 2, "aXYY", NULL, 1},
+	{"shorter replacement", NULL, {"abcdef"}, {{1, "Z", 4}}, 1, {ALL}, 1, 6, 1, "aZf", NULL,
+	 1},
+	{"shorter replacement, cut after it", NULL, {"abcdef"}, {{1, "Z", 4}}, 1, {2}, 1, 5, 1,
+	 "aZ", NULL, 1},
+	{"longer replacement", NULL, {"abcdef"}, {{1, "LONG", 1}}, 1, {ALL}, 1, 6, 1,
+	 "aLONGcdef", NULL, 1},
+	{"replacement across buffers and empty iovecs", NULL, {"ab", "", "cd", "", "ef"},
+	 {{1, "XY", 4}}, 1, {ALL}, 1, 6, 1, "aXYf", NULL, 1},
+	{"replacement across buffers, cut inside", NULL, {"ab", "", "cd", "", "ef"},
+	 {{1, "XY", 4}}, 1, {2}, 1, 5, 1, "aX", "Y", 1},
+	{"replacement of all, then an insertion at the end", NULL, {"ab"},
+	 {{0, "XY", 2}, {2, "I", 0}}, 2, {ALL}, 1, 2, 2, "XYI", NULL, 1},
+	{"replacement of all, the insertion at the end not reached", NULL, {"ab"},
+	 {{0, "XY", 2}, {2, "I", 0}}, 2, {2}, 1, 2, 1, "XY", NULL, 1},
+	{"replacement, write function claims more than offered", NULL, {"ab"}, {{0, "X", 1}}, 1,
+	 {1000}, 1, 2, 1, "Xb", NULL, 1},
+	{"invalid: replaced range past the end", NULL, {"abc"}, {{2, "X", 2}}, 1, {ALL}, 1,
+	 -EINVAL, 0, "", NULL, 0},
+	{"invalid: next entry inside the replaced range", NULL, {"abcde"},
+	 {{1, "X", 3}, {3, "Y", 0}}, 2, {ALL}, 1, -EINVAL, 0, "", NULL, 0},
+	{"invalid: two replacements at one offset", NULL, {"abcde"}, {{1, "X", 1}, {1, "Y", 1}},
+	 2, {ALL}, 1, -EINVAL, 0, "", NULL, 0},
+	{"invalid: replacement before an insertion at its offset", NULL, {"abcde"},
+	 {{1, "X", 1}, {1, "Y", 0}}, 2, {ALL}, 1, -EINVAL, 0, "", NULL, 0},
+	{"invalid: replacement by nothing", NULL, {"abcde"}, {{1, "", 2}}, 1, {ALL}, 1, -EINVAL, 0,
+	 "", NULL, 0},
 };
 // clang-format on
 
@@ -209,7 +288,10 @@ static void run_row(const struct row *r)
 	for (; r->prog[cnt]; cnt++)
 		iov[cnt] = (struct iovec){(void *)r->prog[cnt], strlen(r->prog[cnt])};
 	for (int i = 0; i < r->nins; i++)
-		ins[i] = (struct inj_insert){r->ins[i].at, r->ins[i].b, strlen(r->ins[i].b)};
+		ins[i] = (struct inj_insert){.at = r->ins[i].at,
+		                             .bytes = r->ins[i].b,
+		                             .len = strlen(r->ins[i].b),
+		                             .skip = r->ins[i].skip};
 	set_pending(&st, r->pending);
 	ret = inj_write(&st, iov, cnt, ins, r->nins, &done, kern_writev, &k);
 	assert_int_equal(ret, r->ret);
@@ -255,9 +337,12 @@ static void test_invalid_arguments(void **state)
 	static struct iovec big[IOV_MAX + 1];
 	static char longins[INJ_INSERT_MAX + 1];
 	struct iovec iov[2] = {{"abc", 3}, {"de", 2}}, huge[2] = {{"a", SSIZE_MAX}, {"b", 2}};
-	struct inj_insert ok = {1, "X", 1}, many[INJ_MAX_INSERTS + 1];
-	struct inj_insert nul = {1, NULL, 1}, lng = {1, longins, sizeof(longins)};
-	struct inj_insert at_end = {5, longins, INJ_INSERT_MAX}; /* longest allowed: valid */
+	struct inj_insert ok = {1, "X", 1, 0}, many[INJ_MAX_INSERTS + 1];
+	struct inj_insert nul = {1, NULL, 1, 0}, lng = {1, longins, sizeof(longins), 0};
+	struct inj_insert at_end = {5, longins, INJ_INSERT_MAX, 0}; /* longest allowed: valid */
+	/* ranges: one that wraps size_t, one one byte too long, the whole call (valid) */
+	struct inj_insert wrap = {1, "X", 1, SIZE_MAX}, over = {1, "X", 1, 5};
+	struct inj_insert whole = {0, longins, INJ_INSERT_MAX, 5};
 	struct {
 		const struct iovec *iov;
 		int iovcnt;
@@ -274,8 +359,11 @@ static void test_invalid_arguments(void **state)
 	    {iov, 2, NULL, 1, -EINVAL},
 	    {iov, 2, &nul, 1, -EINVAL},
 	    {iov, 2, &lng, 1, -EINVAL},
+	    {iov, 2, &wrap, 1, -EINVAL},
+	    {iov, 2, &over, 1, -EINVAL},
 	    {iov, 2, many, INJ_MAX_INSERTS, 5},
 	    {iov, 2, &at_end, 1, 5},
+	    {iov, 2, &whole, 1, 5},
 	};
 
 	(void)state;
@@ -283,7 +371,7 @@ static void test_invalid_arguments(void **state)
 	for (int i = 0; i <= IOV_MAX; i++)
 		big[i] = (struct iovec){"z", 1};
 	for (int i = 0; i <= INJ_MAX_INSERTS; i++)
-		many[i] = (struct inj_insert){(size_t)i * 5 / INJ_MAX_INSERTS, "M", 1};
+		many[i] = (struct inj_insert){(size_t)i * 5 / INJ_MAX_INSERTS, "M", 1, 0};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct inj_state st;
 		struct kern k = {0};
@@ -321,7 +409,7 @@ static int setup_many(struct inj_insert *ins, char expect[], size_t *elen)
 		many_iov[i] = (struct iovec){&many_bytes[i], 1};
 	}
 	for (size_t at = 0; at <= IOV_MAX && nins < INJ_MAX_INSERTS; at += 100)
-		ins[nins++] = (struct inj_insert){at, "<ins>", 5};
+		ins[nins++] = (struct inj_insert){at, "<ins>", 5, 0};
 	for (int i = 0, j = 0; i <= IOV_MAX; i++) {
 		for (; j < nins && ins[j].at == (size_t)i; j++) {
 			memcpy(expect + e, ins[j].bytes, ins[j].len);
@@ -383,6 +471,78 @@ static void test_iov_max_error_after_first_piece(void **state)
 	assert_false(inj_state_pending(&st));
 }
 
+/* IOV_MAX one-byte buffers with INJ_MAX_INSERTS entries: replacements of 1..9 buffers by "[R]"
+ * alternate with insertions, and the last replacement ends the call. Sets the expected stream
+ * and where each entry starts in it. */
+static int setup_many_repl(struct inj_insert *ins, char expect[], size_t *elen, size_t istart[])
+{
+	int nins = 0;
+	size_t e = 0, p = 0;
+
+	for (int i = 0; i < IOV_MAX; i++) {
+		many_bytes[i] = (char)('0' + i % 10);
+		many_iov[i] = (struct iovec){&many_bytes[i], 1};
+	}
+	for (int k = 0; k < INJ_MAX_INSERTS - 1; k++) {
+		bool rep = k % 2 == 0;
+
+		ins[nins++] = (struct inj_insert){(size_t)k * 60, rep ? "[R]" : "<ins>", rep ? 3 : 5,
+		                                  rep ? (size_t)(1 + k % 9) : 0};
+	}
+	ins[nins++] = (struct inj_insert){IOV_MAX - 7, "[end]", 5, 7};
+	for (int k = 0; k <= nins; k++) {
+		size_t upto = k < nins ? ins[k].at : IOV_MAX;
+
+		for (; p < upto; p++)
+			expect[e++] = many_bytes[p];
+		if (k == nins)
+			break;
+		istart[k] = e;
+		memcpy(expect + e, ins[k].bytes, ins[k].len);
+		e += ins[k].len;
+		p += ins[k].skip;
+	}
+	*elen = e;
+	return nins;
+}
+
+static void test_iov_max_replacements(void **state)
+{
+	struct inj_insert ins[INJ_MAX_INSERTS];
+	static char expect[PEER_MAX];
+	size_t elen, istart[INJ_MAX_INSERTS];
+	int nins = setup_many_repl(ins, expect, &elen, istart), done;
+	struct inj_state st;
+	struct kern k = {0};
+	long script[] = {ALL, -EAGAIN};
+	size_t prog = 0;
+	ssize_t r;
+
+	(void)state;
+	inj_state_init(&st);
+	assert_int_equal(inj_write(&st, many_iov, IOV_MAX, ins, nins, &done, kern_writev, &k),
+	                 IOV_MAX);
+	assert_int_equal(done, nins);
+	assert_int_equal(k.plen, elen);
+	assert_memory_equal(k.peer, expect, elen);
+	assert_true(k.max_cnt <= INJ_VEC_MAX && k.calls >= 2);
+	assert_false(k.empty_entry);
+	assert_false(inj_state_pending(&st));
+	/* First piece whole, then EAGAIN: the count is the digits that went out plus the ranges
+	 * of the entries that started, as read from the peer. */
+	k = (struct kern){.script = script, .nscript = 2};
+	r = inj_write(&st, many_iov, IOV_MAX, ins, nins, &done, kern_writev, &k);
+	assert_int_equal(k.calls, 2);
+	assert_memory_equal(k.peer, expect, k.plen);
+	for (size_t i = 0; i < k.plen; i++)
+		prog += k.peer[i] >= '0' && k.peer[i] <= '9';
+	for (int i = 0; i < nins && istart[i] < k.plen; i++)
+		prog += ins[i].skip;
+	assert_true(prog > 0 && done > 0 && done < nins);
+	assert_int_equal(r, prog);
+	assert_true(istart[done - 1] < k.plen && istart[done] >= k.plen);
+}
+
 /* ---- inj_flush_pending ----------------------------------------------------------------------- */
 
 static void test_flush(void **state)
@@ -428,7 +588,7 @@ static void test_pending_then_next_call(void **state)
 {
 	const char *req = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
 	const char *want = "GET / HTTP/1.1\r\nHost: h\r\ntraceparent: x\r\n\r\n";
-	struct inj_insert ins = {25, "traceparent: x\r\n", 16};
+	struct inj_insert ins = {25, "traceparent: x\r\n", 16, 0};
 	long script[] = {30, ALL};
 	struct kern k = {.script = script, .nscript = 2};
 	struct inj_state st;
@@ -451,6 +611,41 @@ static void test_pending_then_next_call(void **state)
 	assert_memory_equal(k.peer, want, k.plen);
 }
 
+/* A forwarded traceparent value replaced by the agent's own, cut by the kernel inside it: the
+ * count takes in the whole forwarded value, and the program re-offers only what follows it. */
+static void test_replacement_then_next_call(void **state)
+{
+	const char *req = "GET / HTTP/1.1\r\n"
+	                  "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+	                  "\r\n";
+	const char *own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	const char *want = "GET / HTTP/1.1\r\n"
+	                   "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+	                   "\r\n";
+	struct inj_insert ins = {.at = 29, .bytes = own, .len = 55, .skip = 55};
+	long script[] = {40, ALL};
+	struct kern k = {.script = script, .nscript = 2};
+	struct inj_state st;
+	struct iovec iov = {(void *)req, strlen(req)};
+	int done;
+	ssize_t r;
+
+	(void)state;
+	assert_memory_equal(req + 16, "traceparent: 00-", 16); /* the value starts at 29 */
+	inj_state_init(&st);
+	r = inj_write(&st, &iov, 1, &ins, 1, &done, kern_writev, &k);
+	assert_int_equal(r, 29 + 55);
+	assert_int_equal(done, 1);
+	assert_int_equal(inj_state_pending_len(&st), 55 - 11);
+	iov = (struct iovec){(void *)(req + r), strlen(req) - (size_t)r};
+	assert_memory_equal(iov.iov_base, "\r\n\r\n", 4);
+	assert_int_equal(inj_write(&st, &iov, 1, NULL, 0, &done, kern_writev, &k), 4);
+	assert_int_equal(done, 0);
+	assert_false(inj_state_pending(&st));
+	assert_int_equal(k.plen, strlen(want));
+	assert_memory_equal(k.peer, want, k.plen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,8 +654,10 @@ int main(void)
 	    cmocka_unit_test(test_invalid_arguments),
 	    cmocka_unit_test(test_iov_max_all_taken),
 	    cmocka_unit_test(test_iov_max_error_after_first_piece),
+	    cmocka_unit_test(test_iov_max_replacements),
 	    cmocka_unit_test(test_flush),
 	    cmocka_unit_test(test_pending_then_next_call),
+	    cmocka_unit_test(test_replacement_then_next_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *
  * Usage: httpd [--port N] [--mode blocking|threads|epoll] [--respond write|writev|sendfile]
  *              [--max-requests N] [--downstream URL] [--client-style write|bytewise|writev]
+ *              [--defer 0|1] [--delay-ms N]
  *
  * --port 0 (the default) binds an ephemeral port on 127.0.0.1 and prints it as the first line
  * of stdout. Modes: "blocking" serves one connection at a time; "threads" runs a thread per
@@ -22,7 +23,12 @@
  * head is written: one write, one byte per write, or writev with many 5-byte iovecs. In epoll
  * mode the downstream call is non-blocking inside the event loop (connect EINPROGRESS, wait for
  * writable, write, read), interleaved with other connections, so that several inbound requests
- * are in flight while outbound ones start.
+ * are in flight while outbound ones start. With --defer 1 the downstream calls of the requests
+ * read in one epoll_wait() round start only after that whole round was handled (as an event
+ * loop's "run soon" queue does), so the request read last is usually not the one being served.
+ *
+ * --delay-ms N holds every answer N ms (a slow backend: under load, many requests are in flight
+ * at the proxy in front of it at once). In epoll mode the wait is a timer of the event loop.
  *
  * Threads: only in --mode threads, where each connection's state is its thread's own; the
  * request counter is atomic.
@@ -44,6 +50,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_BUF (8u << 20) /* largest request (head + body) we buffer */
@@ -54,6 +61,7 @@ enum { C_WRITE, C_BYTEWISE, C_WRITEV };
 
 static int o_mode = M_BLOCKING, o_respond = R_WRITE, o_cstyle = C_WRITE;
 static long o_max;
+static int o_defer, o_delay_ms;
 static const char *o_down;
 static char d_host[256], d_port[16], d_path[1024];
 static atomic_long answered;
@@ -445,6 +453,11 @@ static void serve_blocking(int fd)
 		int pr;
 		while ((pr = parse_request(buf, len, &r)) == 1) {
 			int dst = o_down ? downstream_blocking(r.target) : 0;
+			if (o_delay_ms > 0) {
+				struct timespec ts = {o_delay_ms / 1000, (o_delay_ms % 1000) * 1000000L};
+				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+					;
+			}
 			struct resp rs;
 			build_response(buf, &r, dst, &rs);
 			int rc = send_response_blocking(fd, &rs);
@@ -514,6 +527,21 @@ struct econn {
 };
 
 static int ep;
+static struct econn *deferred[4096]; /* --defer: connections whose call starts after the round */
+static int ndeferred;
+static struct delayed {
+	struct econn *c;
+	int dst;
+	long long due_ms;
+} delayed[4096]; /* --delay-ms: answers waiting for their time, in due order */
+static int ndelayed;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 static void ep_mod(int fd, void *ptr, uint32_t events, int op)
 {
@@ -627,8 +655,21 @@ static void econn_progress(struct econn *c)
 				goto drop;
 			break;
 		}
+		if (o_down && o_defer && ndeferred < 4096) {
+			/* Busy until the round ends; nothing drops a busy connection meanwhile: its
+			 * output is flushed and only a downstream answer moves it on. */
+			c->busy = true;
+			deferred[ndeferred++] = c;
+			break;
+		}
 		if (o_down && ds_start(c) == 0) {
 			c->busy = true;
+			break;
+		}
+		if (o_delay_ms > 0 && ndelayed < 4096) {
+			c->busy = true; /* see --defer: a busy connection is not dropped */
+			delayed[ndelayed++] = (struct delayed){c, o_down ? -1 : 0,
+							       now_ms() + o_delay_ms};
 			break;
 		}
 		econn_respond(c, o_down ? -1 : 0);
@@ -652,9 +693,35 @@ static void ds_finish(struct ds *d, int st)
 	if (!c)
 		return;
 	c->ds = NULL;
+	if (o_delay_ms > 0 && ndelayed < 4096) {
+		delayed[ndelayed++] = (struct delayed){c, st, now_ms() + o_delay_ms};
+		return;
+	}
 	c->busy = false;
 	econn_respond(c, st);
 	econn_progress(c);
+}
+
+/* Answer the delayed requests whose time has come; the wait until the next one (-1: none). */
+static int run_delayed(void)
+{
+	long long now = now_ms();
+	int k = 0;
+	while (k < ndelayed && delayed[k].due_ms <= now)
+		k++;
+	struct delayed due[4096];
+	int ndue = k;
+	memcpy(due, delayed, (size_t)k * sizeof(due[0]));
+	memmove(delayed, delayed + k, (size_t)(ndelayed - k) * sizeof(delayed[0]));
+	ndelayed -= k;
+	for (int i = 0; i < ndue; i++) {
+		due[i].c->busy = false;
+		econn_respond(due[i].c, due[i].dst);
+		econn_progress(due[i].c);
+	}
+	return ndelayed ? (int)(delayed[0].due_ms - now_ms() > 0 ? delayed[0].due_ms - now_ms()
+								  : 0)
+			: -1;
 }
 
 /* Start c's downstream call; -1 if it could not even be started. */
@@ -772,9 +839,10 @@ static void run_epoll(int lfd)
 	static int listen_kind = K_LISTEN;
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	ep_mod(lfd, &listen_kind, EPOLLIN, EPOLL_CTL_ADD);
+	int wait_ms = -1;
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(ep, evs, 64, -1);
+		int n = epoll_wait(ep, evs, 64, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -802,6 +870,16 @@ static void run_epoll(int lfd)
 				ds_event(evs[i].data.ptr, evs[i].events);
 			}
 		}
+		for (int i = 0; i < ndeferred; i++) {
+			struct econn *c = deferred[i];
+			if (ds_start(c) < 0) {
+				c->busy = false;
+				econn_respond(c, -1);
+				econn_progress(c);
+			}
+		}
+		ndeferred = 0;
+		wait_ms = run_delayed();
 	}
 }
 
@@ -836,6 +914,10 @@ int main(int argc, char **argv)
 			o_max = atol(v);
 		else if (strcmp(o, "--downstream") == 0)
 			o_down = v;
+		else if (strcmp(o, "--defer") == 0)
+			o_defer = atoi(v);
+		else if (strcmp(o, "--delay-ms") == 0)
+			o_delay_ms = atoi(v);
 		else {
 			fprintf(stderr, "httpd: unknown option %s\n", o);
 			return 2;

@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""End to end: nginx (Debian's unmodified binary) as a reverse proxy under the agent.
+
+curl -> nginx -> progs/httpd, all three under the agent. nginx runs from its own config in a
+temporary directory (daemon off, one worker, pid, error log and every *_temp_path there,
+access_log off) and proxies to httpd, with and without an upstream keepalive pool (with it, the
+second request reuses the upstream connection: no connect() at all). Checked:
+  - each curl request is one trace of exactly four spans: curl CLIENT -> nginx SERVER ->
+    nginx CLIENT -> httpd SERVER, the paths matching at every hop, and httpd received exactly
+    one traceparent (its /echo answer shows the request head it got);
+  - under load, `wrk -t1 -c32 -d3s` through nginx (in front of a backend that holds each
+    answer 10 ms, so that all 32 requests are in flight at nginx together) with a Lua script
+    that gives every request its own path /w/<n>: for each backend SERVER span, its parent must be an nginx CLIENT span
+    for the same path whose parent is the nginx SERVER span for the same path (right); an
+    nginx CLIENT span without a parent is "none"; anything else is wrong. At least 99% right
+    and none wrong, as the issue requires (a backend span whose parent never reached the
+    receiver counts against the 99%); plus the structure: every nginx CLIENT span has at
+    most one backend child, every nginx SERVER span at most one CLIENT child, and the times
+    nest (a child starts after its parent and ends before it, with a little slack for the
+    backend's own clock reading after its last write) except for the at most 32 requests wrk
+    abandoned when it stopped (nginx ends those in error while the backend finishes). The
+    ratio is printed.
+nginx is stopped by its master's PID with SIGTERM (nginx exits through exit(), so the agent's
+exit flush runs); the backend likewise.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import wtlib  # noqa: E402
+from rawpeer import TRACEPARENT_RE, Service, service_spans, wait_service_spans  # noqa: E402
+
+HTTPD = wtlib.prog("httpd")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+SERVER, CLIENT = wtlib.KIND["SERVER"], wtlib.KIND["CLIENT"]
+END_SLACK_NS = 5_000_000  # 5 ms: a server reads its clock after its last write returns
+RECV = None
+
+CONF = """
+daemon off;
+worker_processes 1;
+{user}
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream backend {{
+        server 127.0.0.1:{backend};
+        {keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"""
+
+WRK_LUA = """
+counter = 0
+request = function()
+    counter = counter + 1
+    return wrk.format("GET", "/w/" .. counter)
+end
+"""
+
+
+def setUpModule():
+    global RECV
+    if not os.path.exists(NGINX):
+        raise unittest.SkipTest("nginx not installed (Debian package nginx-light)")
+    RECV = wtlib.Receiver()
+    RECV.start()
+
+
+def tearDownModule():
+    RECV.assert_clean()
+    RECV.stop()
+
+
+class Nginx:
+    """nginx under the agent with its own config; stopped by its master's PID."""
+
+    def __init__(self, backend_port, keepalive, env):
+        self.dir = tempfile.mkdtemp(prefix="wt-nginx.")
+        self.port = wtlib.free_port()
+        conf = CONF.format(d=self.dir, backend=backend_port, port=self.port,
+                           keepalive="keepalive 16;" if keepalive else "",
+                           user="user root;" if os.geteuid() == 0 else "")
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.env = env
+
+    def __enter__(self):
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-e", self.dir + "/error.log",
+                                      "-c", self.conf], env=self.env, stdout=self.err,
+                                     stderr=self.err, stdin=subprocess.DEVNULL)
+        end = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > end:
+                    self.stop()
+                    raise AssertionError("nginx did not start: %s" % self.log())
+                time.sleep(0.05)
+
+    def log(self):
+        out = ""
+        for n in ("stderr", "error.log"):
+            p = os.path.join(self.dir, n)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += "%s: %s\n" % (n, f.read()[-3000:])
+        return out
+
+    def stop(self):
+        """SIGTERM to the master (by PID); its exit status. Fails if it does not stop."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            rc = self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("nginx ignored SIGTERM: %s" % self.log())
+        return rc
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+class NginxProxy(unittest.TestCase):
+    maxDiff = 6000
+
+    def names(self):
+        base = self.id().rsplit(".", 1)[-1]
+        return base + "-curl", base + "-nginx", base + "-backend"
+
+    def curl_case(self, keepalive):
+        curl = shutil.which("curl")
+        self.assertTrue(curl, "the curl CLI is needed (Debian package curl)")
+        n_curl, n_nginx, n_back = self.names()
+        paths = ["/echo/%d" % i for i in range(3)]
+        with Service([HTTPD, "--mode", "epoll", "--max-requests", len(paths)],
+                     wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_back))) as back:
+            with Nginx(back.port, keepalive,
+                       wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_nginx))) as ngx:
+                # One curl process, three URLs: keep-alive on the client side too.
+                r = wtlib.run([curl, "-s", "-S", "--max-time", "20"] +
+                              ["http://127.0.0.1:%d%s" % (ngx.port, p) for p in paths],
+                              env=wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_curl)),
+                              timeout=30)
+                self.assertEqual(ngx.stop(), 0, ngx.log())
+            self.assertEqual(back.wait(), 0, back.stderr())
+        # What the backend received, request by request (its /echo answers).
+        heads = re.findall(r"GET (/echo/\d) HTTP/1.1\r\n(.*?)\r\n\r\n", r.stdout, re.S)
+        self.assertEqual([h[0] for h in heads], paths, r.stdout)
+        wire_tp = []
+        for _, hdrs in heads:
+            tps = [ln.split(":", 1)[1].strip() for ln in hdrs.split("\r\n")
+                   if ln.lower().startswith("traceparent:")]
+            self.assertEqual(len(tps), 1, "the backend received %d traceparent lines:\n%s" % (
+                len(tps), hdrs))
+            self.assertRegex(tps[0], TRACEPARENT_RE)
+            wire_tp.append(TRACEPARENT_RE.match(tps[0]).groups())
+        for n, k in ((n_curl, 3), (n_nginx, 6), (n_back, 3)):
+            wait_service_spans(RECV, n, k)
+        time.sleep(0.2)
+        spans = [s for s in RECV.spans() if s["resource"].get("service.name") in
+                 (n_curl, n_nginx, n_back)]
+        chain = {"kind": "CLIENT", "children": [{"kind": "SERVER", "children": [
+            {"kind": "CLIENT", "children": [{"kind": "SERVER"}]}]}]}
+        roots = wtlib.assert_span_tree(spans, [chain] * 3)
+        by_id = {s["spanId"]: s for s in spans}
+        for root in roots:
+            c, node = [], root
+            while node:
+                c.append(node["span"])
+                node = node["children"][0] if node["children"] else None
+            self.assertEqual([s["resource"]["service.name"] for s in c],
+                             [n_curl, n_nginx, n_nginx, n_back])
+            path = c[1]["attributes"].get("url.path")
+            self.assertIn(path, paths)
+            self.assertEqual(c[3]["attributes"].get("url.path"), path)
+            self.assertTrue(str(c[2]["attributes"].get("url.full", "")).endswith(path),
+                            c[2]["attributes"])
+            self.assertEqual(c[0]["attributes"].get("url.full"),
+                             "http://127.0.0.1:%d%s" % (ngx.port, path))
+        for tid, pid, _ in wire_tp:
+            s = by_id.get(pid)
+            self.assertTrue(s and s["kind"] == CLIENT and s["traceId"] == tid and
+                            s["resource"]["service.name"] == n_nginx,
+                            "the backend's traceparent does not name an nginx CLIENT span")
+        self.assertEqual(len({r["span"]["traceId"] for r in roots}), 3, "one trace per request")
+
+    def test_curl_nginx_httpd_without_upstream_keepalive(self):
+        self.curl_case(keepalive=False)
+
+    def test_curl_nginx_httpd_with_upstream_keepalive(self):
+        self.curl_case(keepalive=True)
+
+    def test_wrk_concurrent_parentage(self):
+        wrk = shutil.which("wrk")
+        if not wrk:
+            self.skipTest("wrk not installed (Debian package wrk)")
+        _, n_nginx, n_back = self.names()
+        big_queue = {"OTEL_BSP_MAX_QUEUE_SIZE": 65536, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 4096}
+        with tempfile.TemporaryDirectory() as d:
+            lua = os.path.join(d, "paths.lua")
+            with open(lua, "w") as f:
+                f.write(WRK_LUA)
+            # A backend that takes 10 ms per answer: all 32 connections are in flight at
+            # nginx at once, and the span volume stays within what the receiver decodes.
+            with Service([HTTPD, "--mode", "epoll", "--delay-ms", 10], wtlib.preload_env(
+                    RECV.env(OTEL_SERVICE_NAME=n_back, **big_queue))) as back:
+                with Nginx(back.port, True, wtlib.preload_env(
+                        RECV.env(OTEL_SERVICE_NAME=n_nginx, **big_queue))) as ngx:
+                    r = wtlib.run([wrk, "-t1", "-c32", "-d3s", "-s", lua,
+                                   "http://127.0.0.1:%d/" % ngx.port], env=wtlib.clean_env(),
+                                  timeout=60)
+                    self.assertEqual(ngx.stop(), 0, ngx.log())
+                # The agent flushes on SIGTERM, then the program dies of it as it would alone.
+                self.assertEqual(back.terminate(), -signal.SIGTERM, back.stderr())
+        m = re.search(r"(\d+) requests in", r.stdout)
+        self.assertTrue(m, r)
+        sent = int(m.group(1))
+        self.assertNotIn("Non-2xx", r.stdout, r.stdout)
+        back_spans = self.settle(n_back)
+        ngx_spans = self.settle(n_nginx)
+        self.assertGreaterEqual(len(back_spans), sent, "wrk counted %d requests" % sent)
+        self.check_wrk_parentage(ngx_spans, back_spans)
+
+    def settle(self, service, quiet=1.0, timeout=60):
+        """All spans of a service once nothing new arrived for `quiet` seconds."""
+        end, last, since = time.monotonic() + timeout, -1, time.monotonic()
+        while time.monotonic() < end:
+            n = os.path.getsize(RECV.out) if os.path.exists(RECV.out) else 0
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+            time.sleep(0.1)
+        return service_spans(RECV.spans(), service)
+
+    def check_wrk_parentage(self, ngx_spans, back_spans):
+        ngx = {s["spanId"]: s for s in ngx_spans}
+        clients_of, servers_of = {}, {}
+        counts = {"right": 0, "none": 0, "wrong": 0, "lost": 0}
+        wrong, unnested, aborted = [], [], 0
+        for b in back_spans:
+            self.assertEqual(b["kind"], SERVER)
+            path = b["attributes"].get("url.path")
+            cli = ngx.get(b["parentSpanId"])
+            if cli is None and b["parentSpanId"]:
+                counts["lost"] += 1  # its parent was never exported: not right, not wrong
+                continue
+            if cli is None or cli["kind"] != CLIENT or cli["traceId"] != b["traceId"]:
+                counts["wrong"] += 1
+                wrong.append(("backend's parent is no nginx CLIENT span", path))
+                continue
+            clients_of.setdefault(cli["spanId"], []).append(b)
+            if not str(cli["attributes"].get("url.full", "")).endswith(path):
+                counts["wrong"] += 1
+                wrong.append(("client span for another path", path, cli["attributes"]))
+                continue
+            if cli["parentSpanId"] == "":
+                counts["none"] += 1
+                continue
+            srv = ngx.get(cli["parentSpanId"])
+            if srv is None or srv["kind"] != SERVER or srv["traceId"] != cli["traceId"] or \
+                    srv["attributes"].get("url.path") != path:
+                counts["wrong"] += 1
+                wrong.append(("client span under another request", path,
+                              srv and srv["attributes"].get("url.path")))
+                continue
+            servers_of.setdefault(srv["spanId"], []).append(cli)
+            if "http.response.status_code" not in cli["attributes"]:
+                # wrk closed the connection at its end: nginx ended both spans in error while
+                # the backend went on; such a request cannot nest in time.
+                aborted += 1
+            elif not (_nests(srv, cli) and _nests(cli, b)):
+                unnested.append(path)
+            counts["right"] += 1
+        n = len(back_spans)
+        print("\nnginx under wrk -c32: %d backend spans, %d right (%.2f%%), %d without parent, "
+              "%d wrong, %d with a parent never exported; %d nginx spans; %d not nested in "
+              "time, %d abandoned by wrk" % (
+                  n, counts["right"], 100.0 * counts["right"] / max(n, 1), counts["none"],
+                  counts["wrong"], counts["lost"], len(ngx_spans), len(unnested), aborted),
+              file=sys.stderr)
+        self.assertEqual(counts["wrong"], 0, wrong[:10])
+        self.assertEqual([k for k, v in clients_of.items() if len(v) > 1], [],
+                         "nginx CLIENT spans with several backend SERVER children")
+        self.assertEqual([k for k, v in servers_of.items() if len(v) > 1], [],
+                         "nginx SERVER spans with several CLIENT children")
+        self.assertEqual(unnested[:10], [], "children not nested in their parents' time")
+        self.assertLessEqual(aborted, 32, "only the requests in flight when wrk stopped")
+        self.assertGreaterEqual(counts["right"], 0.99 * n, counts)
+
+
+def _nests(parent, child):
+    ps, pe = int(parent["startTimeUnixNano"]), int(parent["endTimeUnixNano"])
+    cs, ce = int(child["startTimeUnixNano"]), int(child["endTimeUnixNano"])
+    return cs >= ps and ce <= pe + END_SLACK_NS
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,255 @@
+/*
+ * fuzz_agent_http_parser.c - libFuzzer target for the incremental HTTP/1.x parser.
+ *
+ * Input: two configuration bytes, then the stream. Byte 0: bit 0 direction (request or
+ * response stream), bits 1-2 what the responses answer (HEAD, CONNECT), bit 3 no head buffer
+ * lent, bits 4-7 the buffer's capacity (0: HTTP_HEAD_MAX, else 24 * n bytes, to reach
+ * TOO_LARGE). Byte 1: bit 0 call http_parser_eof() at the end, the rest seeds the splits.
+ *
+ * The stream is parsed as one chunk, in pseudo-random chunks, and (when short) one byte at a
+ * time; each run must produce the same events at the same absolute offsets with the same
+ * captured heads. Every call is checked against the contract: return value and offsets inside
+ * the chunk, HEAD_END and MESSAGE_END at the return value, MESSAGE_END only after its HEAD_END,
+ * nothing after NOT_HTTP, no write past the lent capacity, and every captured head equal to the
+ * input up to the blank line (folds turned into spaces) and accepted by http_head_parse() with
+ * the same framing. A copy of the parser is also poked with http_parser_skip_body().
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_head.h"
+#include "http_parser.h"
+
+#define MAXREC 4096
+#define GUARD 64
+
+struct rec {
+	int type;
+	size_t off;
+	unsigned flags;
+	int status, body, reason, minor;
+	uint64_t cl;
+	size_t head_len;
+	uint32_t head_hash;
+};
+
+struct run {
+	struct rec r[MAXREC];
+	size_t n;
+	int truncated_log; /* more events than MAXREC: comparison skipped */
+};
+
+static struct run runs[3];
+static char headbuf[HTTP_HEAD_MAX + GUARD];
+
+#define CHECK(c)                                                                             \
+	do {                                                                                 \
+		if (!(c))                                                                    \
+			abort();                                                             \
+	} while (0)
+
+static uint32_t hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+struct cfg {
+	int dir;
+	unsigned expect;
+	int nobuf;
+	size_t cap;
+	int eof;
+	uint32_t seed;
+};
+
+static void check_head(const struct cfg *c, const struct http_event *ev, const uint8_t *in,
+		       size_t blank)
+{
+	struct http_head h;
+	size_t i, start;
+
+	if (!ev->head)
+		return;
+	CHECK(ev->head == headbuf);
+	CHECK(ev->head_len <= c->cap && ev->head_len <= blank);
+	start = blank - ev->head_len;
+	for (i = 0; i < ev->head_len; i++) {
+		char want = (char)in[start + i];
+		CHECK(ev->head[i] == want ||
+		      (ev->head[i] == ' ' && (want == '\r' || want == '\n')));
+	}
+	CHECK(http_head_parse(ev->head, ev->head_len, c->dir, &h) == 0);
+	CHECK(h.version_minor == ev->version_minor);
+	if (c->dir == HTTP_DIR_REQUEST) {
+		CHECK(!!(h.flags & HTTP_HF_CHUNKED) == (ev->body == HTTP_BODY_CHUNKED));
+		if (ev->body == HTTP_BODY_LENGTH)
+			CHECK(h.content_length >= 0 &&
+			      (uint64_t)h.content_length == ev->content_length);
+	} else {
+		CHECK(h.status == ev->status);
+	}
+}
+
+static uint32_t next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void poke_skip(const struct http_parser *p, uint32_t *x)
+{
+	struct http_parser q = *p;
+	struct http_event ev;
+	int t = http_parser_skip_body(&q, next(x) % 300, &ev);
+
+	CHECK(t == HTTP_EV_NONE || t == HTTP_EV_MESSAGE_END || t == HTTP_EV_NOT_HTTP);
+	CHECK(ev.type == t && ev.off == 0);
+}
+
+/* mode 0: one chunk; 1: random chunks; 2: one byte at a time */
+static void replay(const struct cfg *c, const uint8_t *in, size_t len, int mode, struct run *r)
+{
+	struct http_parser p;
+	struct http_event ev;
+	size_t base = 0, n, k;
+	uint32_t x = c->seed | 1;
+	int in_msg = 0, dead = 0;
+
+	r->n = 0;
+	r->truncated_log = 0;
+	http_parser_init(&p, c->dir);
+	http_parser_expect_response(&p, c->expect);
+	memset(headbuf, 0xa5, sizeof(headbuf));
+	while (base < len && !dead) {
+		size_t clen = mode == 0 ? len - base : mode == 2 ? 1 : 1 + next(&x) % 97;
+		const char *d = (const char *)in + base;
+
+		if (clen > len - base)
+			clen = len - base;
+		base += clen;
+		while (clen > 0) {
+			n = http_parser_feed(&p, d, clen, &ev);
+			CHECK(n <= clen && ev.off <= clen);
+			if (mode == 1 && (next(&x) & 15) == 0)
+				poke_skip(&p, &x);
+			switch (ev.type) {
+			case HTTP_EV_NONE:
+				CHECK(n == clen);
+				break;
+			case HTTP_EV_NEED_BUFFER:
+				CHECK(n == ev.off && !in_msg);
+				if (!c->nobuf)
+					CHECK(http_parser_attach_buffer(&p, headbuf, c->cap) == 0);
+				CHECK(!http_parser_wants_buffer(&p));
+				break;
+			case HTTP_EV_NOT_HTTP:
+				CHECK(n == clen && http_parser_dead(&p));
+				dead = 1;
+				break;
+			case HTTP_EV_HEAD_END:
+				CHECK(n == ev.off && (in_msg == 0 || in_msg == 1));
+				in_msg = 2;
+				check_head(c, &ev, in, (size_t)(d - (const char *)in) + ev.off);
+				break;
+			case HTTP_EV_TOO_LARGE:
+				CHECK(n == ev.off && in_msg == 0 && !c->nobuf);
+				in_msg = 1;
+				break;
+			case HTTP_EV_MESSAGE_END:
+				CHECK(n == ev.off && in_msg == 2);
+				in_msg = 0;
+				if (!(ev.flags & HTTP_EVF_INTERIM))
+					http_parser_expect_response(&p, c->expect);
+				break;
+			default:
+				CHECK(0);
+			}
+			for (k = c->cap; k < c->cap + GUARD; k++)
+				CHECK((unsigned char)headbuf[k] == 0xa5);
+			if (ev.type != HTTP_EV_NONE && ev.type != HTTP_EV_NEED_BUFFER) {
+				struct rec *e = &r->r[r->n];
+
+				if (r->n == MAXREC) {
+					r->truncated_log = 1;
+				} else {
+					memset(e, 0, sizeof(*e));
+					e->type = ev.type;
+					e->off = (size_t)(d - (const char *)in) + ev.off;
+					e->flags = ev.flags;
+					e->status = ev.status;
+					e->body = ev.body;
+					e->reason = ev.reason;
+					e->minor = ev.version_minor;
+					e->cl = ev.content_length;
+					e->head_len = ev.head_len;
+					e->head_hash = ev.head ? hash(ev.head, ev.head_len) : 0;
+					r->n++;
+				}
+			}
+			if (dead)
+				break;
+			d += n;
+			clen -= n;
+		}
+	}
+	if (dead) {
+		n = http_parser_feed(&p, (const char *)in, len, &ev);
+		CHECK(n == len && ev.type == HTTP_EV_NOT_HTTP);
+	} else if (c->eof) {
+		int t = http_parser_eof(&p, &ev);
+
+		CHECK(t == ev.type);
+		CHECK(t == HTTP_EV_NONE || t == HTTP_EV_INCOMPLETE ||
+		      (t == HTTP_EV_MESSAGE_END && in_msg == 2 && (ev.flags & HTTP_EVF_EOF)));
+		CHECK(t == HTTP_EV_NONE || !(in_msg == 0 && t == HTTP_EV_MESSAGE_END));
+		if (t != HTTP_EV_NONE && r->n < MAXREC) {
+			memset(&r->r[r->n], 0, sizeof(r->r[0]));
+			r->r[r->n].type = t;
+			r->r[r->n].flags = ev.flags;
+			r->r[r->n].off = len;
+			r->n++;
+		}
+		CHECK(http_parser_dead(&p));
+	}
+}
+
+static void same(const struct run *a, const struct run *b)
+{
+	if (a->truncated_log || b->truncated_log)
+		return;
+	CHECK(a->n == b->n);
+	CHECK(memcmp(a->r, b->r, a->n * sizeof(a->r[0])) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cfg c;
+
+	if (size < 2)
+		return 0;
+	c.dir = data[0] & 1 ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST;
+	c.expect = (data[0] >> 1) & 3;
+	c.nobuf = (data[0] >> 3) & 1;
+	c.cap = (data[0] >> 4) ? (size_t)(data[0] >> 4) * 24 : HTTP_HEAD_MAX;
+	c.eof = data[1] & 1;
+	c.seed = 0x9e3779b9u ^ data[1];
+	data += 2;
+	size -= 2;
+
+	replay(&c, data, size, 0, &runs[0]);
+	replay(&c, data, size, 1, &runs[1]);
+	same(&runs[0], &runs[1]);
+	if (size <= 4096) {
+		replay(&c, data, size, 2, &runs[2]);
+		same(&runs[0], &runs[2]);
+	}
+	return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * test_agent_http_span.c - the HTTP semantic conventions of SERVER and CLIENT spans:
+ * names, attributes, routes, exclusions, method normalisation, status mapping, redaction.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "exp_span.h"
+#include "http_span.h"
+
+static struct wt_slice S(const char *s)
+{
+	struct wt_slice v = {s, s ? strlen(s) : 0};
+	return v;
+}
+
+static const char *str_attr(const struct exp_span *s, const char *key, char *buf, size_t cap)
+{
+	const struct exp_attr *a = exp_span_find_attr(s, key);
+	if (a == NULL || a->type != EXP_ATTR_STRING)
+		return NULL;
+	size_t n = a->v.s.len < cap - 1 ? a->v.s.len : cap - 1;
+	memcpy(buf, s->buf + a->v.s.off, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int64_t int_attr(const struct exp_span *s, const char *key)
+{
+	const struct exp_attr *a = exp_span_find_attr(s, key);
+	return a && a->type == EXP_ATTR_INT ? a->v.i : -1;
+}
+
+static void name_of(const struct exp_span *s, char *buf, size_t cap)
+{
+	size_t n = s->name.len < cap - 1 ? s->name.len : cap - 1;
+	memcpy(buf, s->buf + s->name.off, n);
+	buf[n] = '\0';
+}
+
+static struct exp_span span;
+static char routes0[] = "/stock/{item}/reserve", routes1[] = "/items/{id}";
+static char excl0[] = "/health";
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&wt_cfg, 0, sizeof(wt_cfg));
+	wt_cfg.routes[0] = routes0;
+	wt_cfg.routes[1] = routes1;
+	wt_cfg.nroutes = 2;
+	wt_cfg.excluded_urls[0] = excl0;
+	wt_cfg.nexcluded_urls = 1;
+	struct exp_limits l = {128, -1, 128, 128};
+	exp_limits_set(&l);
+	exp_span_init(&span);
+	return 0;
+}
+
+static void test_server_basic(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("GET"), .target = S("/stock/book/reserve?n=2&sig=abc"),
+				.host = S("shop.example:8080"), .user_agent = S("curl/7.88.1"),
+				.version_minor = 1};
+	struct wt_peer peer = {.port = 5555, .family = AF_INET, .addr = "10.0.0.7"};
+	char b[256];
+	hspan_server_request(&span, &r, &peer);
+	name_of(&span, b, sizeof(b));
+	assert_string_equal(b, "GET /stock/{item}/reserve");
+	assert_int_equal(span.kind, EXP_KIND_SERVER);
+	assert_string_equal(str_attr(&span, "http.request.method", b, sizeof(b)), "GET");
+	assert_string_equal(str_attr(&span, "url.path", b, sizeof(b)), "/stock/book/reserve");
+	assert_string_equal(str_attr(&span, "url.query", b, sizeof(b)), "n=2&sig=REDACTED");
+	assert_string_equal(str_attr(&span, "url.scheme", b, sizeof(b)), "http");
+	assert_string_equal(str_attr(&span, "http.route", b, sizeof(b)), "/stock/{item}/reserve");
+	assert_string_equal(str_attr(&span, "server.address", b, sizeof(b)), "shop.example");
+	assert_int_equal(int_attr(&span, "server.port"), 8080);
+	assert_string_equal(str_attr(&span, "client.address", b, sizeof(b)), "10.0.0.7");
+	assert_string_equal(str_attr(&span, "network.peer.address", b, sizeof(b)), "10.0.0.7");
+	assert_int_equal(int_attr(&span, "network.peer.port"), 5555);
+	assert_string_equal(str_attr(&span, "network.protocol.version", b, sizeof(b)), "1.1");
+	assert_string_equal(str_attr(&span, "user_agent.original", b, sizeof(b)), "curl/7.88.1");
+}
+
+static void test_server_no_route_no_query(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("POST"), .target = S("/orders"), .version_minor = 0};
+	struct wt_peer peer = {0};
+	char b[256];
+	hspan_server_request(&span, &r, &peer);
+	name_of(&span, b, sizeof(b));
+	assert_string_equal(b, "POST"); /* never the raw path */
+	assert_null(exp_span_find_attr(&span, "url.query"));
+	assert_null(exp_span_find_attr(&span, "http.route"));
+	assert_null(exp_span_find_attr(&span, "server.address"));
+	assert_string_equal(str_attr(&span, "network.protocol.version", b, sizeof(b)), "1.0");
+}
+
+static void test_server_forwarded(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("GET"), .target = S("/"), .host = S("internal:81"),
+				.x_forwarded_for = S(" 203.0.113.9, 10.0.0.1"),
+				.x_forwarded_proto = S("https"),
+				.x_forwarded_host = S("www.example.com")};
+	struct wt_peer peer = {.port = 1, .family = AF_INET, .addr = "10.0.0.1"};
+	char b[256];
+	hspan_server_request(&span, &r, &peer);
+	assert_string_equal(str_attr(&span, "client.address", b, sizeof(b)), "203.0.113.9");
+	assert_string_equal(str_attr(&span, "url.scheme", b, sizeof(b)), "https");
+	assert_string_equal(str_attr(&span, "server.address", b, sizeof(b)), "www.example.com");
+	assert_int_equal(int_attr(&span, "server.port"), -1);
+
+	exp_span_init(&span);
+	struct wt_req_view f = {.method = S("GET"), .target = S("/"),
+				.forwarded = S("for=\"[2001:db8::1]:4711\";proto=https;host=a.example:444")};
+	hspan_server_request(&span, &f, &peer);
+	assert_string_equal(str_attr(&span, "client.address", b, sizeof(b)), "[2001:db8::1]:4711");
+	assert_string_equal(str_attr(&span, "url.scheme", b, sizeof(b)), "https");
+	assert_string_equal(str_attr(&span, "server.address", b, sizeof(b)), "a.example");
+	assert_int_equal(int_attr(&span, "server.port"), 444);
+}
+
+static void test_unknown_method(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("PURGE"), .target = S("/x")};
+	struct wt_peer peer = {0};
+	char b[256];
+	hspan_server_request(&span, &r, &peer);
+	name_of(&span, b, sizeof(b));
+	assert_string_equal(b, "HTTP");
+	assert_string_equal(str_attr(&span, "http.request.method", b, sizeof(b)), "_OTHER");
+	assert_string_equal(str_attr(&span, "http.request.method_original", b, sizeof(b)), "PURGE");
+	/* case-sensitive: "get" is not GET */
+	assert_false(hspan_method_known("get", 3));
+	assert_true(hspan_method_known("PATCH", 5));
+}
+
+static void test_client_basic(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("GET"), .target = S("/a?X-Amz-Signature=s3cr3t&b=1"),
+				.host = S("[::1]:9000"), .version_minor = 1};
+	struct wt_peer peer = {.port = 9000, .family = AF_INET6, .addr = "::1"};
+	char b[512];
+	hspan_client_request(&span, &r, &peer);
+	name_of(&span, b, sizeof(b));
+	assert_string_equal(b, "GET");
+	assert_int_equal(span.kind, EXP_KIND_CLIENT);
+	assert_string_equal(str_attr(&span, "server.address", b, sizeof(b)), "::1");
+	assert_int_equal(int_attr(&span, "server.port"), 9000);
+	assert_string_equal(str_attr(&span, "url.full", b, sizeof(b)),
+			    "http://[::1]:9000/a?X-Amz-Signature=REDACTED&b=1");
+}
+
+static void test_client_absolute_form_and_defaults(void **state)
+{
+	(void)state;
+	struct wt_req_view r = {.method = S("GET"),
+				.target = S("http://user:pw@proxy.example/p?q=1"), .version_minor = 1};
+	struct wt_peer peer = {.port = 3128, .family = AF_INET, .addr = "192.0.2.1"};
+	char b[512];
+	hspan_client_request(&span, &r, &peer);
+	assert_string_equal(str_attr(&span, "url.full", b, sizeof(b)),
+			    "http://REDACTED:REDACTED@proxy.example/p?q=1");
+	assert_string_equal(str_attr(&span, "server.address", b, sizeof(b)), "proxy.example");
+	assert_int_equal(int_attr(&span, "server.port"), 80);
+
+	exp_span_init(&span); /* no Host header: the peer address */
+	struct wt_req_view n = {.method = S("GET"), .target = S("/"), .version_minor = 0};
+	hspan_client_request(&span, &n, &peer);
+	assert_string_equal(str_attr(&span, "url.full", b, sizeof(b)), "http://192.0.2.1:3128/");
+	assert_int_equal(int_attr(&span, "server.port"), 3128);
+}
+
+struct status_case {
+	int kind, code, error;
+	const char *type;
+};
+
+static void test_status_mapping(void **state)
+{
+	(void)state;
+	static const struct status_case t[] = {
+		{EXP_KIND_SERVER, 200, 0, NULL}, {EXP_KIND_SERVER, 302, 0, NULL},
+		{EXP_KIND_SERVER, 404, 0, NULL}, {EXP_KIND_SERVER, 500, 1, "500"},
+		{EXP_KIND_SERVER, 503, 1, "503"}, {EXP_KIND_CLIENT, 200, 0, NULL},
+		{EXP_KIND_CLIENT, 404, 1, "404"}, {EXP_KIND_CLIENT, 599, 1, "599"},
+		{EXP_KIND_CLIENT, 101, 0, NULL}, {EXP_KIND_CLIENT, 999, 1, "999"},
+	};
+	char b[32];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		exp_span_init(&span);
+		span.kind = (uint8_t)t[i].kind;
+		hspan_response(&span, t[i].code);
+		assert_int_equal(int_attr(&span, "http.response.status_code"), t[i].code);
+		assert_int_equal(span.status_code, t[i].error ? EXP_STATUS_ERROR : EXP_STATUS_UNSET);
+		if (t[i].type)
+			assert_string_equal(str_attr(&span, "error.type", b, sizeof(b)), t[i].type);
+		else
+			assert_null(exp_span_find_attr(&span, "error.type"));
+	}
+	exp_span_init(&span);
+	span.kind = EXP_KIND_CLIENT;
+	hspan_error(&span, "connection_reset");
+	assert_int_equal(span.status_code, EXP_STATUS_ERROR);
+	assert_string_equal(str_attr(&span, "error.type", b, sizeof(b)), "connection_reset");
+}
+
+static void test_routes_and_exclusions(void **state)
+{
+	(void)state;
+	assert_string_equal(hspan_route_match("/items/42", 9), "/items/{id}");
+	assert_string_equal(hspan_route_match("/items/42?x=1", 13), "/items/{id}");
+	assert_null(hspan_route_match("/items/", 7));       /* empty segment */
+	assert_null(hspan_route_match("/items/4/2", 10));   /* one segment only */
+	assert_null(hspan_route_match("/stock/a/reserv", 15));
+	assert_true(hspan_path_excluded("/health", 7));
+	assert_true(hspan_path_excluded("/health?full=1", 14));
+	assert_false(hspan_path_excluded("/healthz", 8));
+	assert_false(hspan_path_excluded("/", 1));
+}
+
+static void test_redact(void **state)
+{
+	(void)state;
+	static const char *const t[][2] = {
+		{"http://h/p", "http://h/p"},
+		{"http://u@h/p", "http://REDACTED:REDACTED@h/p"},
+		{"http://h/p?sig=1&sig2=2&Signature=3", "http://h/p?sig=REDACTED&sig2=2&Signature=REDACTED"},
+		{"a=1&AWSAccessKeyId=k", "a=1&AWSAccessKeyId=REDACTED"},
+		{"http://h/p?X-Goog-Signature=", "http://h/p?X-Goog-Signature=REDACTED"},
+		{"http://h/p?flag&sig", "http://h/p?flag&sig"},
+	};
+	char out[256];
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = hspan_redact_url(out, sizeof(out), t[i][0], strlen(t[i][0]));
+		out[n] = '\0';
+		assert_string_equal(out, t[i][1]);
+	}
+	/* truncation never overruns */
+	size_t n = hspan_redact_url(out, 8, "http://u@h/p", 12);
+	assert_int_equal(n, 8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_server_basic, setup),
+		cmocka_unit_test_setup(test_server_no_route_no_query, setup),
+		cmocka_unit_test_setup(test_server_forwarded, setup),
+		cmocka_unit_test_setup(test_unknown_method, setup),
+		cmocka_unit_test_setup(test_client_basic, setup),
+		cmocka_unit_test_setup(test_client_absolute_form_and_defaults, setup),
+		cmocka_unit_test_setup(test_status_mapping, setup),
+		cmocka_unit_test_setup(test_routes_and_exclusions, setup),
+		cmocka_unit_test_setup(test_redact, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
