@@ -115,13 +115,27 @@ static void install_flush_handler(int sig)
 	sigaction(sig, &sa, NULL);
 }
 
+/* The exit flush runs from an atexit handler registered at the first span, not only from our
+ * destructor: atexit handlers run in reverse order of registration, and libraries the program
+ * initialised before its first request (OpenSSL registers OPENSSL_cleanup with atexit) must
+ * still be alive while the last batch goes out — the exporter's libcurl may need them. */
+static void exit_flush(void)
+{
+	int g = wt_guard_enter();
+	int saved = errno;
+	exp_shutdown();
+	errno = saved;
+	wt_guard_leave(g);
+}
+
 void agent_on_first_span(void)
 {
 	static _Atomic int done;
-	if (atomic_exchange(&done, 1))
+	if (atomic_load_explicit(&done, memory_order_relaxed) || atomic_exchange(&done, 1))
 		return;
 	install_flush_handler(SIGTERM);
 	install_flush_handler(SIGINT);
+	atexit(exit_flush);
 }
 
 __attribute__((constructor)) static void wt_constructor(void)

@@ -10,9 +10,10 @@ second request reuses the upstream connection: no connect() at all). Checked:
     one traceparent (its /echo answer shows the request head it got);
   - under load, `wrk -t1 -c32 -d3s` through nginx (in front of a backend that holds each
     answer 10 ms, so that all 32 requests are in flight at nginx together) with a Lua script
-    that gives every request its own path /w/<n>: for each backend SERVER span, its parent must be an nginx CLIENT span
-    for the same path whose parent is the nginx SERVER span for the same path (right); an
-    nginx CLIENT span without a parent is "none"; anything else is wrong. At least 99% right
+    that gives every request its own path /w/<n>: for each backend SERVER span, its parent
+    must be an nginx CLIENT span for the same path whose parent is the nginx SERVER span for
+    the same path (right); an nginx CLIENT span without a parent is "none"; anything else is
+    wrong. At least 99% right
     and none wrong, as the issue requires (a backend span whose parent never reached the
     receiver counts against the 99%); plus the structure: every nginx CLIENT span has at
     most one backend child, every nginx SERVER span at most one CLIENT child, and the times
@@ -179,11 +180,12 @@ class NginxProxy(unittest.TestCase):
                 self.assertEqual(ngx.stop(), 0, ngx.log())
             self.assertEqual(back.wait(), 0, back.stderr())
         # What the backend received, request by request (its /echo answers).
-        heads = re.findall(r"GET (/echo/\d) HTTP/1.1\r\n(.*?)\r\n\r\n", r.stdout, re.S)
+        # (run() reads stdout as text: CRLF arrives as LF.)
+        heads = re.findall(r"GET (/echo/\d) HTTP/1.1\r?\n(.*?)\r?\n\r?\n", r.stdout, re.S)
         self.assertEqual([h[0] for h in heads], paths, r.stdout)
         wire_tp = []
         for _, hdrs in heads:
-            tps = [ln.split(":", 1)[1].strip() for ln in hdrs.split("\r\n")
+            tps = [ln.split(":", 1)[1].strip() for ln in hdrs.splitlines()
                    if ln.lower().startswith("traceparent:")]
             self.assertEqual(len(tps), 1, "the backend received %d traceparent lines:\n%s" % (
                 len(tps), hdrs))

@@ -67,7 +67,8 @@ static void account(ssize_t ret, size_t offered)
 	if (ret < 0)
 		return;
 	if ((size_t)ret > offered) {
-		fprintf(stderr, "httpc: a write returned %zd for %zu bytes offered\n", ret, offered);
+		fprintf(stderr, "httpc: a write returned %zd for %zu bytes offered\n", ret,
+		        offered);
 		exit(1);
 	}
 	if ((size_t)ret < offered)
@@ -94,7 +95,7 @@ static int parse_url(const char *url)
 		return -1;
 	memcpy(host, h, nl);
 	snprintf(port, sizeof(port), "%.*s", colon ? (int)(hl - nl - 1) : 2,
-		 colon ? colon + 1 : "80");
+	         colon ? colon + 1 : "80");
 	snprintf(path, sizeof(path), "%s", slash ? slash : "/");
 	return 0;
 }
@@ -105,15 +106,17 @@ static char *build_request(int i, size_t *len, size_t *head_len)
 	char target[2100], *brace = strstr(path, "{i}");
 	if (brace)
 		snprintf(target, sizeof(target), "%.*s%d%s", (int)(brace - path), path, i,
-			 brace + 3);
+		         brace + 3);
 	else
 		snprintf(target, sizeof(target), "%s", path);
 	size_t cap = 4096 + (size_t)o_body * 2 + 64, n;
 	char *b = malloc(cap);
 	if (!b)
 		fail(2, "malloc");
-	n = (size_t)snprintf(b, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpc/1\r\n"
-			     "Accept: */*\r\n", o_method, target, host, port);
+	n = (size_t)snprintf(b, cap,
+	                     "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpc/1\r\n"
+	                     "Accept: */*\r\n",
+	                     o_method, target, host, port);
 	for (int h = 0; h < o_nheaders; h++)
 		n += (size_t)snprintf(b + n, cap - n, "%s\r\n", o_headers[h]);
 	if (o_body > 0 && o_chunked)
@@ -246,8 +249,9 @@ static void send_request(int fd, const char *b, size_t n, size_t hl)
 			iov[cnt++] = (struct iovec){(char *)b + hl, n - hl};
 		write_vec(fd, iov, cnt, false);
 	} else if (o_style == S_SENDMSG) {
-		struct iovec iov[3] = {{(char *)b, hl / 2}, {(char *)b + hl / 2, hl - hl / 2},
-				       {(char *)b + hl, n - hl}};
+		struct iovec iov[3] = {{(char *)b, hl / 2},
+		                       {(char *)b + hl / 2, hl - hl / 2},
+		                       {(char *)b + hl, n - hl}};
 		write_vec(fd, iov, n > hl ? 3 : 2, true);
 	} else if (o_style == S_NONBLOCK) {
 		write_nonblock(fd, b, n);
@@ -384,8 +388,8 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const styles[] = {"write", "bytewise", "writev", "sendmsg",
-					     "keepalive", "pipelined", "nonblock-small"};
+	static const char *const styles[] = {"write",     "bytewise",  "writev",        "sendmsg",
+	                                     "keepalive", "pipelined", "nonblock-small"};
 	const char *url = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

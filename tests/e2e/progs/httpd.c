@@ -174,7 +174,7 @@ static int parse_request(const char *buf, size_t len, struct req *r)
 			chunked = val_has(v, vl, "chunked");
 		else if (hdr_is(p, (size_t)(e - p), "Connection", &v, &vl))
 			r->conn_close = val_has(v, vl, "close") ||
-					(r->minor == 0 && !val_has(v, vl, "keep-alive"));
+			                (r->minor == 0 && !val_has(v, vl, "keep-alive"));
 		p = e + 2;
 	}
 	if (chunked) {
@@ -203,7 +203,7 @@ static int parse_url(const char *url)
 		return -1;
 	memcpy(d_host, h, nl);
 	snprintf(d_port, sizeof(d_port), "%.*s", colon ? (int)(hl - nl - 1) : 2,
-		 colon ? colon + 1 : "80");
+	         colon ? colon + 1 : "80");
 	snprintf(d_path, sizeof(d_path), "%s", slash ? slash : "");
 	size_t pl = strlen(d_path);
 	if (pl && d_path[pl - 1] == '/')
@@ -223,13 +223,20 @@ struct resp {
 static const char *reason(int st)
 {
 	switch (st) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 304: return "Not Modified";
-	case 404: return "Not Found";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 304:
+		return "Not Modified";
+	case 404:
+		return "Not Found";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	default:
+		return "Status";
 	}
 }
 
@@ -250,7 +257,7 @@ static void build_response(const char *buf, const struct req *r, int ds_status, 
 		out->body_len = r->head_len;
 	} else {
 		int n = snprintf(out->body, cap, "%s %s body=%zu downstream=%d\n", r->method,
-				 r->target, r->body_len, ds_status);
+		                 r->target, r->body_len, ds_status);
 		out->body_len = (size_t)n;
 	}
 	/* HEAD and 304 announce the length the body would have (and send none); 204 and 1xx
@@ -259,9 +266,9 @@ static void build_response(const char *buf, const struct req *r, int ds_status, 
 	if (st >= 200 && st != 204)
 		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", out->body_len);
 	int n = snprintf(out->head, sizeof(out->head),
-			 "HTTP/1.1 %d %s\r\nServer: e2e-httpd\r\nContent-Type: text/plain\r\n"
-			 "%s%s\r\n",
-			 st, reason(st), clen, r->conn_close ? "Connection: close\r\n" : "");
+	                 "HTTP/1.1 %d %s\r\nServer: e2e-httpd\r\nContent-Type: text/plain\r\n"
+	                 "%s%s\r\n",
+	                 st, reason(st), clen, r->conn_close ? "Connection: close\r\n" : "");
 	out->head_len = (size_t)n;
 	if (nobody)
 		out->body_len = 0;
@@ -331,9 +338,9 @@ static int writev_all(int fd, struct iovec *iov, int cnt)
 static size_t ds_request(char *out, size_t cap, const char *target)
 {
 	int n = snprintf(out, cap,
-			 "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpd-client\r\n"
-			 "Accept: */*\r\nConnection: close\r\n\r\n",
-			 d_path, target, d_host, d_port);
+	                 "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpd-client\r\n"
+	                 "Accept: */*\r\nConnection: close\r\n\r\n",
+	                 d_path, target, d_host, d_port);
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -423,8 +430,8 @@ static int send_response_blocking(int fd, struct resp *rs)
 	} else if (o_respond == R_WRITEV) {
 		size_t half = rs->head_len / 2;
 		struct iovec iov[3] = {{rs->head, half},
-				       {rs->head + half, rs->head_len - half},
-				       {rs->body, rs->body_len}};
+		                       {rs->head + half, rs->head_len - half},
+		                       {rs->body, rs->body_len}};
 		rc = writev_all(fd, iov, rs->body_len ? 3 : 2);
 	} else {
 		rc = write_all(fd, rs->head, rs->head_len);
@@ -454,7 +461,8 @@ static void serve_blocking(int fd)
 		while ((pr = parse_request(buf, len, &r)) == 1) {
 			int dst = o_down ? downstream_blocking(r.target) : 0;
 			if (o_delay_ms > 0) {
-				struct timespec ts = {o_delay_ms / 1000, (o_delay_ms % 1000) * 1000000L};
+				struct timespec ts = {o_delay_ms / 1000,
+				                      (o_delay_ms % 1000) * 1000000L};
 				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 					;
 			}
@@ -596,8 +604,8 @@ static int econn_flush(struct econn *c)
 			struct iovec iov[2];
 			int cnt = 0;
 			if (c->out_off < c->out_head)
-				iov[cnt++] = (struct iovec){c->out + c->out_off,
-							    c->out_head - c->out_off};
+				iov[cnt++] =
+				    (struct iovec){c->out + c->out_off, c->out_head - c->out_off};
 			size_t b = c->out_off > c->out_head ? c->out_off : c->out_head;
 			if (b < c->out_len)
 				iov[cnt++] = (struct iovec){c->out + b, c->out_len - b};
@@ -612,8 +620,8 @@ static int econn_flush(struct econn *c)
 		c->out_off += (size_t)k;
 	}
 	while (c->file_fd >= 0 && c->file_off < c->file_len) {
-		ssize_t k = sendfile(c->fd, c->file_fd, &c->file_off,
-				     (size_t)(c->file_len - c->file_off));
+		ssize_t k =
+		    sendfile(c->fd, c->file_fd, &c->file_off, (size_t)(c->file_len - c->file_off));
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -668,8 +676,8 @@ static void econn_progress(struct econn *c)
 		}
 		if (o_delay_ms > 0 && ndelayed < 4096) {
 			c->busy = true; /* see --defer: a busy connection is not dropped */
-			delayed[ndelayed++] = (struct delayed){c, o_down ? -1 : 0,
-							       now_ms() + o_delay_ms};
+			delayed[ndelayed++] =
+			    (struct delayed){c, o_down ? -1 : 0, now_ms() + o_delay_ms};
 			break;
 		}
 		econn_respond(c, o_down ? -1 : 0);
@@ -719,9 +727,8 @@ static int run_delayed(void)
 		econn_respond(due[i].c, due[i].dst);
 		econn_progress(due[i].c);
 	}
-	return ndelayed ? (int)(delayed[0].due_ms - now_ms() > 0 ? delayed[0].due_ms - now_ms()
-								  : 0)
-			: -1;
+	return ndelayed ? (int)(delayed[0].due_ms - now_ms() > 0 ? delayed[0].due_ms - now_ms() : 0)
+	                : -1;
 }
 
 /* Start c's downstream call; -1 if it could not even be started. */
