@@ -97,7 +97,7 @@ static void peer_from_sockaddr(struct wt_peer *p, const struct sockaddr *sa, soc
 	}
 }
 
-static struct conn *conn_new(int role)
+struct conn *conn_new(int role)
 {
 	struct conn *c = pool_get(&conn_pool);
 	if (c == NULL)
@@ -190,7 +190,7 @@ static void conn_finish(struct conn *c, bool closing)
 	c->hbuf_in = c->hbuf_out = NULL;
 }
 
-static void conn_unref(struct conn *c, bool closing)
+void conn_unref(struct conn *c, bool closing)
 {
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;

@@ -26,6 +26,7 @@
 #include "fdtable.h"
 #include "http_parser.h"
 #include "http_span.h"
+#include "agent.h"
 #include "inject.h"
 #include "span_context.h"
 
@@ -65,6 +66,7 @@ struct conn {
 	_Atomic uint32_t refs; /* fds referring to it (dup) */
 	_Atomic uint8_t dead;  /* given up: every fd slot goes NOT_HTTP at the next call */
 	uint8_t role;
+	uint8_t tls; /* the bytes are the plaintext of a TLS session (url.scheme https) */
 	struct wt_peer peer;
 	struct wt_lock lk_in, lk_out, lk_fifo;
 	struct http_parser pin, pout;
@@ -80,7 +82,9 @@ struct conn {
 	struct wt_parent bind; /* client: the request context current at connect() */
 };
 
-/* conn.c */
+/* conn.c: connection objects (also usable without an fd slot, e.g. for a TLS session) */
+struct conn *conn_new(int role);             /* refs = 1; NULL when the pool is exhausted */
+void conn_unref(struct conn *c, bool closing); /* last ref: in-flight spans end, memory back */
 bool conn_lock(struct wt_lock *l);
 void conn_unlock(struct wt_lock *l);
 void conn_give_up(struct conn *c);
@@ -91,6 +95,12 @@ void conn_fifo_pop(struct conn *c);
 void conn_atfork_child(void);
 char *conn_head_buf_get(void);
 void conn_head_buf_put(char *b);
+
+/* conn_io.c: the data paths on a connection object (the fd hooks and TLS hooks both use
+ * them). conn_write performs the write through fn and returns what the program must see. */
+ssize_t conn_write(struct conn *c, const struct iovec *iov, int iovcnt, agent_writev_fn fn,
+		   void *ctx, int *err);
+void conn_read(struct conn *c, const struct iovec *iov, int iovcnt, ssize_t n, int err);
 
 /* spans.c: records, parentage and the thread's current request */
 struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *ev,

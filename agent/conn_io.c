@@ -368,11 +368,9 @@ static void client_in(struct conn *c, const char *d, size_t n)
 
 /* ---- agent.h entry points ------------------------------------------------------------------- */
 
-ssize_t agent_write(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int iovcnt,
-		    agent_writev_fn fn, void *ctx, int *err)
+ssize_t conn_write(struct conn *c, const struct iovec *iov, int iovcnt, agent_writev_fn fn,
+		   void *ctx, int *err)
 {
-	(void)fd;
-	struct conn *c = slot_conn(s);
 	if (c == NULL || c->role == WT_ROLE_UNKNOWN || !conn_lock(&c->lk_out)) {
 		if (c)
 			conn_give_up(c);
@@ -393,13 +391,8 @@ ssize_t agent_write(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int 
 	return r;
 }
 
-void agent_on_read(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int iovcnt, ssize_t n,
-		   int err)
+void conn_read(struct conn *c, const struct iovec *iov, int iovcnt, ssize_t n, int err)
 {
-	(void)fd;
-	struct conn *c = slot_conn(s);
-	if (c == NULL)
-		return;
 	if (c->role == WT_ROLE_UNKNOWN || !conn_lock(&c->lk_in)) {
 		conn_give_up(c);
 		return;
@@ -430,6 +423,22 @@ void agent_on_read(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int i
 		}
 	}
 	conn_unlock(&c->lk_in);
+}
+
+ssize_t agent_write(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int iovcnt,
+		    agent_writev_fn fn, void *ctx, int *err)
+{
+	(void)fd;
+	return conn_write(slot_conn(s), iov, iovcnt, fn, ctx, err);
+}
+
+void agent_on_read(struct ctx_fd_slot *s, int fd, const struct iovec *iov, int iovcnt, ssize_t n,
+		   int err)
+{
+	(void)fd;
+	struct conn *c = slot_conn(s);
+	if (c)
+		conn_read(c, iov, iovcnt, n, err);
 }
 
 int agent_before_sendfile(struct ctx_fd_slot *s, int fd, agent_writev_fn fn, void *ctx,

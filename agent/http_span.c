@@ -213,6 +213,8 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 		proto = forwarded_param(r->forwarded, "proto");
 	if (proto.len)
 		exp_span_add_str(s, "url.scheme", proto.p, first_of_list(proto).len);
+	else if (r->tls)
+		exp_span_add_str(s, "url.scheme", "https", 5);
 	else
 		exp_span_add_str(s, "url.scheme", "http", 4);
 	if (route)
@@ -254,9 +256,15 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 	char url[2048];
 	size_t ulen = 0;
 	const char *t = r->target.p;
-	if (r->target.len > 7 && strncasecmp(t, "http://", 7) == 0) {
+	const char *scheme = r->tls ? "https" : "http";
+	size_t skip = 0;
+	if (r->target.len > 7 && strncasecmp(t, "http://", 7) == 0)
+		skip = 7, scheme = "http";
+	else if (r->target.len > 8 && strncasecmp(t, "https://", 8) == 0)
+		skip = 8, scheme = "https";
+	if (skip) {
 		/* absolute-form (a proxy request): the URL is the target itself */
-		const char *a = t + 7, *end = t + r->target.len;
+		const char *a = t + skip, *end = t + r->target.len;
 		const char *slash = memchr(a, '/', (size_t)(end - a));
 		struct wt_slice auth = {a, (size_t)((slash ? slash : end) - a)};
 		const char *at = memchr(auth.p, '@', auth.len);
@@ -276,19 +284,19 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 		}
 		split_host_port(hostport, &host, &port);
 		char raw[2048];
-		int n = snprintf(raw, sizeof(raw), "http://%.*s%.*s", (int)hostport.len, hostport.p,
-				 (int)r->target.len, r->target.p);
+		int n = snprintf(raw, sizeof(raw), "%s://%.*s%.*s", scheme, (int)hostport.len,
+				 hostport.p, (int)r->target.len, r->target.p);
 		if (n > 0)
 			ulen = hspan_redact_url(url, sizeof(url), raw,
 						(size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
 	}
 	if (!port)
-		port = 80;
+		port = strcmp(scheme, "https") == 0 ? 443 : 80;
 	if (host.len)
 		exp_span_add_str(s, "server.address", host.p, host.len);
 	exp_span_add_int(s, "server.port", port);
 	exp_span_add_str(s, "url.full", url, ulen);
-	exp_span_add_str(s, "url.scheme", "http", 4);
+	exp_span_add_str(s, "url.scheme", scheme, strlen(scheme));
 	add_common(s, r, peer);
 }
 

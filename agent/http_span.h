@@ -24,6 +24,7 @@ struct wt_req_view {
 	struct wt_slice method, target, host, user_agent;
 	struct wt_slice x_forwarded_for, x_forwarded_proto, x_forwarded_host, forwarded;
 	int version_minor; /* HTTP/1.<minor> */
+	bool tls;          /* carried over TLS: scheme https, default port 443 */
 };
 
 struct wt_peer {

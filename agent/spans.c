@@ -132,8 +132,9 @@ static struct wt_slice sl(struct http_str s)
 	return out;
 }
 
-static void req_view(const struct http_head *h, struct wt_req_view *v)
+static void req_view(const struct conn *c, const struct http_head *h, struct wt_req_view *v)
 {
+	v->tls = c->tls;
 	v->method = sl(h->method);
 	v->target = sl(h->target);
 	v->host = sl(h->field[HTTP_F_HOST]);
@@ -188,7 +189,7 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 	rec_identity(r, &parent, ts, ts_len, passthrough, start_ns);
 	if (r->record) {
 		struct wt_req_view v;
-		req_view(&h, &v);
+		req_view(c, &h, &v);
 		hspan_server_request(&r->span, &v, &c->peer);
 	}
 	atomic_store_explicit(&r->live, 1, memory_order_release);
@@ -236,7 +237,7 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 		     wt_cfg.sdk_disabled, start_ns);
 	if (r->record) {
 		struct wt_req_view v;
-		req_view(&h, &v);
+		req_view(c, &h, &v);
 		hspan_client_request(&r->span, &v, &c->peer);
 	}
 	atomic_store_explicit(&r->live, 1, memory_order_release);

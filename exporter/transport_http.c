@@ -31,6 +31,9 @@
 #include "wt_clock.h"
 #include "wt_log.h"
 
+/* [OTSPEC] protocol/exporter.md: the User-Agent SHOULD name the exporter, its language and
+ * version, e.g. "OTel-OTLP-Exporter-<Lang>/<ver>". We are not an OpenTelemetry project
+ * exporter, so the name is ours, with the same three parts. */
 #define USER_AGENT "wiretrace-otlp-exporter-c/" WIRETRACE_VERSION
 
 void exp_xfer_reset(struct exp_xfer *x, uint64_t deadline_ns)

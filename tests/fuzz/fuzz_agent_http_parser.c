@@ -12,7 +12,8 @@
  * the chunk, HEAD_END and MESSAGE_END at the return value, MESSAGE_END only after its HEAD_END,
  * nothing after NOT_HTTP, no write past the lent capacity, and every captured head equal to the
  * input up to the blank line (folds turned into spaces) and accepted by http_head_parse() with
- * the same framing. A copy of the parser is also poked with http_parser_skip_body().
+ * the same framing. A copy of the parser is also poked with http_parser_skip_body(), and the
+ * raw input goes through http_head_parse() too (no crash, slices inside the input).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -221,6 +222,32 @@ static void replay(const struct cfg *c, const uint8_t *in, size_t len, int mode,
 	}
 }
 
+static void slice_in(const struct http_str *v, const uint8_t *in, size_t len)
+{
+	if (v->ptr)
+		CHECK((const uint8_t *)v->ptr >= in && v->len <= len &&
+		      (const uint8_t *)v->ptr + v->len <= in + len);
+}
+
+/* http_head_parse() on raw input: never crashes; on success every slice is inside it. */
+static void raw_head(const struct cfg *c, const uint8_t *in, size_t len)
+{
+	struct http_head h;
+	unsigned i;
+
+	if (http_head_parse((const char *)in, len, c->dir, &h) != 0)
+		return;
+	slice_in(&h.method, in, len);
+	slice_in(&h.target, in, len);
+	slice_in(&h.reason, in, len);
+	for (i = 0; i < HTTP_F_COUNT; i++)
+		slice_in(&h.field[i], in, len);
+	CHECK(h.ntracestate <= HTTP_TRACESTATE_LINES);
+	for (i = 0; i < h.ntracestate; i++)
+		slice_in(&h.tracestate[i], in, len);
+	CHECK(h.content_length >= -1);
+}
+
 static void same(const struct run *a, const struct run *b)
 {
 	if (a->truncated_log || b->truncated_log)
@@ -244,6 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 2;
 	size -= 2;
 
+	raw_head(&c, data, size);
 	replay(&c, data, size, 0, &runs[0]);
 	replay(&c, data, size, 1, &runs[1]);
 	same(&runs[0], &runs[1]);
