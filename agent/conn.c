@@ -190,11 +190,42 @@ static void conn_finish(struct conn *c, bool closing)
 	c->hbuf_in = c->hbuf_out = NULL;
 }
 
+/* Take a lock for the final clean-up, but never wait long: another thread may still be inside
+ * a blocking write on this connection (the program closed an fd another thread is using). */
+static bool lock_for_free(struct wt_lock *l)
+{
+	void *me = &lock_marker;
+	for (int i = 0; i < 1000; i++) {
+		void *expect = NULL;
+		if (atomic_compare_exchange_weak(&l->owner, &expect, me))
+			return true;
+		if (expect == me)
+			return false;
+		if (i > 64)
+			sched_yield();
+	}
+	return false;
+}
+
+static _Atomic uint64_t conns_abandoned;
+
 void conn_unref(struct conn *c, bool closing)
 {
 	if (atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
+	bool in = lock_for_free(&c->lk_in);
+	bool out = in && lock_for_free(&c->lk_out);
+	if (!in || !out) {
+		/* Still in use by another thread: leave the object to it rather than recycle memory
+		 * under its feet. It is lost to the pool (counted), never freed twice. */
+		if (in)
+			conn_unlock(&c->lk_in);
+		atomic_fetch_add(&conns_abandoned, 1);
+		return;
+	}
 	conn_finish(c, closing);
+	conn_unlock(&c->lk_out);
+	conn_unlock(&c->lk_in);
 	pool_put(&conn_pool, c);
 }
 
@@ -284,7 +315,7 @@ void agent_on_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	set_role(c, WT_ROLE_CLIENT);
 	peer_from_sockaddr(&c->peer, addr, len);
 	c->bind_used = 0;
-	if (!spans_current(&c->bind))
+	if (!spans_pick_parent(&c->bind))
 		c->bind.sc.valid = false;
 }
 

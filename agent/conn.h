@@ -44,6 +44,7 @@ struct wt_span_rec {
 	uint8_t record;         /* export when it ends (sampled, SDK enabled, not excluded) */
 	uint8_t resp_flags;     /* HTTP_RESP_* for the response parser */
 	uint8_t resp_started;   /* a (final) response head was seen */
+	_Atomic uint8_t has_outbound; /* server: an outbound request was attributed to it */
 	char hdr[INJ_HEADERS_MAX]; /* client: the header lines inserted into its request */
 };
 
@@ -114,6 +115,11 @@ void spans_end(struct wt_span_rec *r, uint64_t end_ns);
 void spans_release(struct wt_span_rec *r);
 void spans_set_current(struct wt_span_rec *r);
 bool spans_current(struct wt_parent *out);
+/* The parent for an outbound request made now on this thread, or false for none (see the
+ * parentage rules at the top of spans.c). Marks the chosen request as having an outbound. */
+bool spans_pick_parent(struct wt_parent *out);
+/* A request was read on this thread (its server span began here). */
+void spans_thread_opened(struct wt_span_rec *r);
 
 /* lifecycle.c */
 void agent_on_first_span(void);

@@ -73,6 +73,7 @@ static void server_in(struct conn *c, const char *d, size_t n)
 				return;
 			}
 			spans_set_current(r);
+			spans_thread_opened(r);
 			break;
 		}
 		case HTTP_EV_NOT_HTTP:

@@ -289,6 +289,113 @@ static size_t fast_status_line(struct http_parser *p, const unsigned char *d, si
 	return q;
 }
 
+/* S_METHOD: the whole request-line at once, or one byte of the method. */
+static int method_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
+{
+	unsigned char c = d[*pos];
+	size_t q;
+
+	if (p->cnt == 0 && (q = fast_request_line(p, d, *pos, end)) != *pos) {
+		*pos = q;
+		return 0;
+	}
+	if (is_tchar(c)) {
+		if (++p->cnt > HTTP_METHOD_MAX)
+			return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
+		if (p->cnt <= 8)
+			p->word = p->word << 8 | c;
+		(*pos)++;
+		return 0;
+	}
+	if (c != ' ')
+		return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
+	p->state = HTTP_S_TARGET0;
+	(*pos)++;
+	return method_end(p);
+}
+
+/* S_TARGET0 / S_TARGET: at least one target character, then SP. */
+static int target_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
+{
+	unsigned char c = d[*pos];
+
+	if (http_ctab[c] & HTTP_C_TARGET) {
+		p->state = HTTP_S_TARGET;
+		*pos = http_scan(d, *pos, end, HTTP_C_TARGET);
+		if (*pos == end)
+			return 0;
+		c = d[*pos];
+	}
+	if (c == ' ' && p->state == HTTP_S_TARGET) {
+		p->state = HTTP_S_RQ_VERSION;
+		p->cnt = 0;
+		(*pos)++;
+		return 0;
+	}
+	return -(c == '\r' || c == '\n' ? HTTP_R_HTTP09 : HTTP_R_START_LINE);
+}
+
+/* S_RQ_VERSION / S_RS_VERSION: a whole status-line or version at once, or one byte. */
+static int version_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
+{
+	int next = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
+	size_t q;
+	int rc;
+
+	if (p->cnt == 0 && next == HTTP_S_STATUS &&
+	    (q = fast_status_line(p, d, *pos, end)) != *pos) {
+		*pos = q;
+		return 0;
+	}
+	if (p->cnt == 0 && end - *pos >= 8 && memcmp(d + *pos, "HTTP/1.", 7) == 0 &&
+	    d[*pos + 7] >= '0' && d[*pos + 7] <= '9') {
+		/* the whole version at once: same outcome as eight version_byte() calls */
+		p->minor = (uint8_t)(d[*pos + 7] - '0');
+		*pos += 8;
+		p->state = (uint8_t)next;
+		return 0;
+	}
+	rc = version_byte(p, d[*pos]);
+	if (rc < 0)
+		return rc;
+	(*pos)++;
+	if (rc == 1)
+		p->state = (uint8_t)next;
+	return 0;
+}
+
+/* S_STATUS: " NNN", cnt 0 being the space, 1..3 the digits, the first one 1-9. */
+static int status_step(struct http_parser *p, unsigned char c, size_t *pos)
+{
+	if (p->cnt == 0 ? c != ' ' : (c < '0' || c > '9' || (p->cnt == 1 && c == '0')))
+		return -HTTP_R_START_LINE;
+	if (p->cnt > 0)
+		p->status = (uint16_t)(p->status * 10 + (c - '0'));
+	if (++p->cnt == 4)
+		p->state = HTTP_S_STATUS_END;
+	(*pos)++;
+	return 0;
+}
+
+/* S_LINE: the blank line (reported, not consumed), whole field lines, or a line's first byte. */
+static int line_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
+{
+	unsigned char c = d[*pos];
+	size_t q;
+	int rc;
+
+	if (c == '\r' || c == '\n')
+		return HTTP_STEP_BLANK;
+	if (is_tchar(c) && (q = fast_lines(p, d, *pos, end)) != *pos) {
+		*pos = q;
+		return 0;
+	}
+	rc = line_start(p, c);
+	if (rc == 0)
+		(*pos)++;
+	return rc;
+}
+
 /* One step at d[*pos] (*pos < end): 0 to go on, HTTP_STEP_*, or -reason. */
 static inline int step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
 {
@@ -297,86 +404,22 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 
 	switch (p->state) {
 	case HTTP_S_METHOD:
-		if (p->cnt == 0) {
-			size_t q = fast_request_line(p, d, *pos, end);
-
-			if (q != *pos) {
-				*pos = q;
-				return 0;
-			}
-		}
-		if (is_tchar(c)) {
-			if (++p->cnt > HTTP_METHOD_MAX)
-				return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
-			if (p->cnt <= 8)
-				p->word = p->word << 8 | c;
-			(*pos)++;
-			return 0;
-		}
-		if (c != ' ')
-			return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
-		p->state = HTTP_S_TARGET0;
-		(*pos)++;
-		return method_end(p);
+		return method_step(p, d, pos, end);
 	case HTTP_S_TARGET0:
 	case HTTP_S_TARGET:
-		if (http_ctab[c] & HTTP_C_TARGET) {
-			p->state = HTTP_S_TARGET;
-			*pos = http_scan(d, *pos, end, HTTP_C_TARGET);
-		}
-		if (*pos == end)
-			return 0;
-		c = d[*pos];
-		if (c == ' ' && p->state == HTTP_S_TARGET) {
-			p->state = HTTP_S_RQ_VERSION;
-			p->cnt = 0;
-			(*pos)++;
-			return 0;
-		}
-		return -(c == '\r' || c == '\n' ? HTTP_R_HTTP09 : HTTP_R_START_LINE);
+		return target_step(p, d, pos, end);
 	case HTTP_S_RQ_VERSION:
 	case HTTP_S_RS_VERSION:
-		if (p->state == HTTP_S_RS_VERSION && p->cnt == 0) {
-			size_t q = fast_status_line(p, d, *pos, end);
-
-			if (q != *pos) {
-				*pos = q;
-				return 0;
-			}
-		}
-		if (p->cnt == 0 && end - *pos >= 8 && memcmp(d + *pos, "HTTP/1.", 7) == 0 &&
-		    d[*pos + 7] >= '0' && d[*pos + 7] <= '9') {
-			/* the whole version at once: same outcome as eight version_byte() calls */
-			p->minor = (uint8_t)(d[*pos + 7] - '0');
-			*pos += 8;
-			p->state = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
-			return 0;
-		}
-		rc = version_byte(p, c);
-		if (rc < 0)
-			return rc;
-		(*pos)++;
-		if (rc == 1)
-			p->state = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
-		return 0;
+		return version_step(p, d, pos, end);
 	case HTTP_S_STATUS:
-		/* " NNN": cnt 0 is the space, 1..3 the digits, the first one 1-9 */
-		if (p->cnt == 0 ? c != ' ' : (c < '0' || c > '9' || (p->cnt == 1 && c == '0')))
-			return -HTTP_R_START_LINE;
-		if (p->cnt > 0)
-			p->status = (uint16_t)(p->status * 10 + (c - '0'));
-		if (++p->cnt == 4)
-			p->state = HTTP_S_STATUS_END;
-		(*pos)++;
-		return 0;
+		return status_step(p, c, pos);
 	case HTTP_S_STATUS_END:
 		p->hdr = HTTP_HDR_START;
-		if (c == ' ') {
-			p->state = HTTP_S_REASON;
-			(*pos)++;
-			return 0;
-		}
-		return line_term(p, c, pos, HTTP_R_START_LINE);
+		if (c != ' ')
+			return line_term(p, c, pos, HTTP_R_START_LINE);
+		p->state = HTTP_S_REASON;
+		(*pos)++;
+		return 0;
 	case HTTP_S_REASON:
 		*pos = http_scan(d, *pos, end, HTTP_C_VALUE);
 		return *pos == end ? 0 : line_term(p, d[*pos], pos, HTTP_R_START_LINE);
@@ -389,20 +432,7 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 		(*pos)++;
 		return line_end(p);
 	case HTTP_S_LINE:
-		if (c == '\r' || c == '\n')
-			return HTTP_STEP_BLANK;
-		if (is_tchar(c)) {
-			size_t q = fast_lines(p, d, *pos, end);
-
-			if (q != *pos) {
-				*pos = q;
-				return 0;
-			}
-		}
-		rc = line_start(p, c);
-		if (rc == 0)
-			(*pos)++;
-		return rc;
+		return line_step(p, d, pos, end);
 	case HTTP_S_NAME:
 		*pos = name_bytes(p, d, *pos, end, &rc);
 		return rc;

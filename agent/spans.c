@@ -11,12 +11,19 @@
  *  - OTEL_SDK_DISABLED and WIRETRACE_EXCLUDED_URLS create no span: the inbound context passes
  *    through unchanged (same parent-id), so propagation still works.
  *
- * Parentage: the thread's current request is the request most recently read on this thread
- * that is still in flight (kept as a record pointer plus its generation, so a record that ended
- * and was reused is never mistaken for the old one). A CLIENT span's parent is, in order: the
- * request its connection was bound to at connect() (first request only), the thread's current
- * request, or none (a new root). A wrong parent is worse than none: a record that is no longer
- * live is never used.
+ * Parentage. Every thread keeps the requests whose heads it read that are still in flight
+ * (record pointer plus generation, so a record that ended and was reused is never mistaken for
+ * the old one), and which of them already made an outbound request. An outbound request made
+ * on the thread (at connect(), or at the request head on a reused connection) is attributed:
+ *  - to the one request that has not made an outbound request yet, if there is exactly one:
+ *    the thread-per-request case, and event loops that connect upstream while handling the
+ *    request they just read (nginx);
+ *  - to nobody if there are several (an event loop that read several requests before making
+ *    their outbound calls: which one is this? a wrong parent is worse than none);
+ *  - otherwise to the thread's current request (the one most recently read, still in flight):
+ *    a handler's second, third... outbound call.
+ * A CLIENT span's parent is the request its connection was bound to at connect() (first request
+ * on the connection), else the attribution above, else none (a new root).
  */
 #include <string.h>
 
@@ -74,6 +81,68 @@ bool spans_current(struct wt_parent *out)
 	return true;
 }
 
+#define WT_THREAD_OPEN 32
+
+struct open_req {
+	struct wt_span_rec *rec;
+	uint32_t gen;
+};
+
+static WT_TLS struct open_req open_reqs[WT_THREAD_OPEN];
+static WT_TLS uint8_t open_n;
+static WT_TLS uint8_t open_overflow; /* lost track of some: ambiguous until all are gone */
+
+static bool open_live(const struct open_req *o)
+{
+	return atomic_load_explicit(&o->rec->gen, memory_order_acquire) == o->gen &&
+	       atomic_load_explicit(&o->rec->live, memory_order_acquire);
+}
+
+static void open_compact(void)
+{
+	uint8_t k = 0;
+	for (uint8_t i = 0; i < open_n; i++)
+		if (open_live(&open_reqs[i]))
+			open_reqs[k++] = open_reqs[i];
+	open_n = k;
+	if (open_n == 0)
+		open_overflow = 0;
+}
+
+void spans_thread_opened(struct wt_span_rec *r)
+{
+	open_compact();
+	if (open_n == WT_THREAD_OPEN) {
+		open_overflow = 1;
+		return;
+	}
+	open_reqs[open_n].rec = r;
+	open_reqs[open_n].gen = atomic_load_explicit(&r->gen, memory_order_relaxed);
+	open_n++;
+}
+
+bool spans_pick_parent(struct wt_parent *out)
+{
+	open_compact();
+	int cand = -1, ncand = 0;
+	for (int i = 0; i < open_n; i++) {
+		if (!atomic_load_explicit(&open_reqs[i].rec->has_outbound, memory_order_relaxed)) {
+			cand = i;
+			ncand++;
+		}
+	}
+	if (open_overflow || ncand > 1)
+		return false;
+	if (ncand == 1) {
+		struct open_req *o = &open_reqs[cand];
+		if (!rec_context(o->rec, o->gen, out))
+			return false;
+		atomic_store_explicit(&o->rec->has_outbound, 1, memory_order_relaxed);
+		return true;
+	}
+	return spans_current(out);
+}
+
 static struct wt_span_rec *rec_get(void)
 {
 	struct wt_span_rec *r = pool_get(&span_pool);
@@ -84,6 +153,7 @@ static struct wt_span_rec *rec_get(void)
 	r->record = 0;
 	r->resp_flags = 0;
 	r->resp_started = 0;
+	atomic_store_explicit(&r->has_outbound, 0, memory_order_relaxed);
 	return r;
 }
 
@@ -230,7 +300,7 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 		parent = c->bind;
 		has_parent = true;
 	} else {
-		has_parent = spans_current(&parent);
+		has_parent = spans_pick_parent(&parent);
 	}
 	c->bind_used = 1;
 	rec_identity(r, has_parent ? &parent.sc : NULL, parent.ts, has_parent ? parent.ts_len : 0,

@@ -85,10 +85,28 @@ static void put_i64(struct jw *j, int64_t v)
 	}
 }
 
-/* A quoted, escaped JSON string. */
-static void put_str(struct jw *j, const char *s, size_t n)
+/* The escape for an ASCII byte that JSON does not allow raw (RFC 8259 section 7): the short
+ * forms where they exist, \u00XX for the other C0 controls. Returns the end of what it wrote. */
+static uint8_t *escape(uint8_t *w, uint8_t c)
 {
 	static const char hex[] = "0123456789abcdef";
+	static const char from[] = "\"\\\n\r\t\b\f", to[] = "\"\\nrtbf";
+	const char *k = c ? memchr(from, c, sizeof(from) - 1) : NULL;
+
+	*w++ = '\\';
+	if (k) {
+		*w++ = (uint8_t)to[k - from];
+		return w;
+	}
+	memcpy(w, "u00", 3);
+	w[3] = (uint8_t)hex[c >> 4];
+	w[4] = (uint8_t)hex[c & 15];
+	return w + 5;
+}
+
+/* A quoted, escaped JSON string; invalid UTF-8 becomes U+FFFD. */
+static void put_str(struct jw *j, const char *s, size_t n)
+{
 	const uint8_t *p = (const uint8_t *)s;
 	uint8_t *w;
 	size_t i = 0, k;
@@ -103,51 +121,18 @@ static void put_str(struct jw *j, const char *s, size_t n)
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
 			*w++ = c;
 			i++;
-			continue;
+		} else if (c < 0x80) {
+			w = escape(w, c);
+			i++;
+		} else if ((k = exp_utf8_seq_len(p + i, n - i))) {
+			memcpy(w, p + i, k);
+			w += k;
+			i += k;
+		} else {
+			memcpy(w, "\xef\xbf\xbd", 3); /* U+FFFD */
+			w += 3;
+			i++;
 		}
-		if (c >= 0x80) {
-			k = exp_utf8_seq_len(p + i, n - i);
-			if (k) {
-				memcpy(w, p + i, k);
-				w += k;
-				i += k;
-			} else {
-				memcpy(w, "\xef\xbf\xbd", 3); /* U+FFFD */
-				w += 3;
-				i++;
-			}
-			continue;
-		}
-		*w++ = '\\';
-		switch (c) {
-		case '"':
-			*w++ = '"';
-			break;
-		case '\\':
-			*w++ = '\\';
-			break;
-		case '\n':
-			*w++ = 'n';
-			break;
-		case '\r':
-			*w++ = 'r';
-			break;
-		case '\t':
-			*w++ = 't';
-			break;
-		case '\b':
-			*w++ = 'b';
-			break;
-		case '\f':
-			*w++ = 'f';
-			break;
-		default:
-			memcpy(w, "u00", 3);
-			w[3] = hex[c >> 4];
-			w[4] = hex[c & 15];
-			w += 5;
-		}
-		i++;
 	}
 	*w++ = '"';
 	j->b->len = (size_t)(w - j->b->p);

@@ -27,7 +27,13 @@
  * offset and length leave the used part of buf is treated as empty, an unknown attribute type
  * is written as an empty AnyValue. The fuzz target feeds random records.
  *
- * Thread safety: reentrant; the output buffer belongs to the caller.
+ * Fixed-buffer mode (exp_pb_encode_fixed): the same two passes into memory the caller prepared
+ * (output and per-span scratch), failing with -ENOSPC instead of growing anything. It allocates
+ * nothing, takes no lock and makes no syscall, so the crash handler can encode the spans it
+ * writes to the spool from inside a signal handler (spool.c).
+ *
+ * Thread safety: reentrant; the output buffer belongs to the caller. Async-signal-safe in
+ * fixed-buffer mode.
  */
 #include "encode_pb.h"
 
@@ -498,34 +504,42 @@ static uint8_t *wresource(uint8_t *w, const struct exp_resource *r)
 	return w;
 }
 
-int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
-                  size_t n)
+/* Sizes of the messages around the spans (pass 1 of a whole request). */
+struct reqsz {
+	size_t scope, ss, rsz, rs, total;
+};
+
+static void req_size(struct reqsz *q, struct spsz *z, const struct exp_resource *res,
+                     const struct exp_span *spans, size_t n)
 {
 	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
-	size_t scope = ldsize(nlen) + ldsize(vlen), ss, rsz, rs, total, i;
-	struct spsz *z;
-	uint8_t *w;
 	struct sp c;
+	size_t i;
 
-	b->len = 0;
-	if (n > SIZE_MAX / sizeof(*z) || exp_buf_scratch(b, n * sizeof(*z), (void **)&z))
-		return -ENOMEM;
-	ss = ldsize(scope);
+	q->scope = ldsize(nlen) + ldsize(vlen);
+	q->ss = ldsize(q->scope);
 	for (i = 0; i < n; i++) { /* pass 1: sizes */
 		sp_init(&c, &spans[i], &z[i]);
 		sp_size(&c);
-		ss += ldsize(z[i].total);
+		q->ss += ldsize(z[i].total);
 	}
-	rsz = resource_size(res);
-	rs = ldsize(rsz) + ldsize(ss);
-	total = ldsize(rs);
-	if (exp_buf_reserve(b, total))
-		return -ENOMEM;
-	w = wtaglen(b->p, 0x0a, rs); /* resource_spans = 1 */
-	w = wtaglen(w, 0x0a, rsz);   /* ResourceSpans.resource = 1 */
+	q->rsz = resource_size(res);
+	q->rs = ldsize(q->rsz) + ldsize(q->ss);
+	q->total = ldsize(q->rs);
+}
+
+static uint8_t *req_write(uint8_t *w, const struct reqsz *q, struct spsz *z,
+                          const struct exp_resource *res, const struct exp_span *spans, size_t n)
+{
+	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
+	struct sp c;
+	size_t i;
+
+	w = wtaglen(w, 0x0a, q->rs);  /* resource_spans = 1 */
+	w = wtaglen(w, 0x0a, q->rsz); /* ResourceSpans.resource = 1 */
 	w = wresource(w, res);
-	w = wtaglen(w, 0x12, ss);    /* ResourceSpans.scope_spans = 2 */
-	w = wtaglen(w, 0x0a, scope); /* ScopeSpans.scope = 1 */
+	w = wtaglen(w, 0x12, q->ss);    /* ResourceSpans.scope_spans = 2 */
+	w = wtaglen(w, 0x0a, q->scope); /* ScopeSpans.scope = 1 */
 	w = wstr(w, 0x0a, true, EXP_SCOPE_NAME, nlen);
 	w = wstr(w, 0x12, true, WIRETRACE_VERSION, vlen);
 	for (i = 0; i < n; i++) { /* pass 2: bytes */
@@ -533,6 +547,48 @@ int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struc
 		w = wtaglen(w, 0x12, z[i].total); /* ScopeSpans.spans = 2 */
 		w = wspan(w, &c);
 	}
+	return w;
+}
+
+int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
+                  size_t n)
+{
+	struct reqsz q;
+	struct spsz *z;
+	uint8_t *w;
+
+	b->len = 0;
+	if (n > SIZE_MAX / sizeof(*z) || exp_buf_scratch(b, n * sizeof(*z), (void **)&z))
+		return -ENOMEM;
+	req_size(&q, z, res, spans, n);
+	if (exp_buf_reserve(b, q.total))
+		return -ENOMEM;
+	w = req_write(b->p, &q, z, res, spans, n);
 	b->len = (size_t)(w - b->p);
-	return b->len == total ? 0 : -EPROTO;
+	return b->len == q.total ? 0 : -EPROTO;
+}
+
+/* ---- fixed-buffer mode (crash spool: no allocation) ------------------------------------- */
+
+size_t exp_pb_scratch_size(size_t n)
+{
+	return n > SIZE_MAX / sizeof(struct spsz) ? SIZE_MAX : n * sizeof(struct spsz);
+}
+
+int exp_pb_encode_fixed(uint8_t *out, size_t cap, void *scratch, size_t scratch_cap,
+                        const struct exp_resource *res, const struct exp_span *spans, size_t n,
+                        size_t *len)
+{
+	struct reqsz q;
+	uint8_t *w;
+
+	*len = 0;
+	if (exp_pb_scratch_size(n) > scratch_cap)
+		return -ENOSPC;
+	req_size(&q, scratch, res, spans, n);
+	if (q.total > cap)
+		return -ENOSPC;
+	w = req_write(out, &q, scratch, res, spans, n);
+	*len = (size_t)(w - out);
+	return *len == q.total ? 0 : -EPROTO;
 }

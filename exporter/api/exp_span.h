@@ -22,6 +22,7 @@
 #define EXP_SPAN_MAX_ATTRS 32
 #define EXP_SPAN_MAX_EVENTS 4
 #define EXP_SPAN_BUF 2048
+#define EXP_FRAME_SIZE 8 /* bytes per captured return address in exp_span.frames */
 
 enum exp_span_kind { /* values are OTLP's Span.SpanKind */
 	EXP_KIND_INTERNAL = 1,
@@ -88,6 +89,11 @@ struct exp_span {
 	struct exp_str name;
 	struct exp_str tracestate;
 	struct exp_str status_message;
+	/* Call-site capture (WIRETRACE_CAPTURE_CALLSITE): raw return addresses, EXP_FRAME_SIZE
+	 * bytes each (native byte order, not aligned), stored in buf; len 0 = none. Never
+	 * encoded: the exporter thread turns them into code.* attributes (exp_symbolise_set)
+	 * and clears them before encoding. Fills what was padding: the struct's size is unchanged. */
+	struct exp_str frames;
 	struct exp_attr attrs[EXP_SPAN_MAX_ATTRS];
 	struct exp_event events[EXP_SPAN_MAX_EVENTS];
 	uint16_t buf_used;

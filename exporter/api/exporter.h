@@ -101,6 +101,48 @@ void exp_shutdown(void);
  * starts a fresh thread. Called from the atfork child handler (single-threaded context). */
 void exp_atfork_child(void);
 
+/* ---- crash spool (spool.c; docs/ARCHITECTURE.md "Crash forensics") ----------------------
+ *
+ * A process that dies of a fatal signal writes the spans it had in flight, and those still
+ * queued, into one file in cfg->spool_dir: an OTLP ExportTraceServiceRequest in protobuf
+ * (several ResourceSpans when written in chunks; protobuf concatenation appends repeated
+ * fields). A later process with the same configuration exports the files and removes them. */
+
+/* Outside any signal handler, before a crash file can be written: create the spool directory
+ * (mode 0700, each missing component; an existing one must be ours and not writable by group
+ * or others), build the Resource the file will carry, map the encode buffers. Idempotent.
+ * Returns 0, or -errno (then crash files are not written; logged once). Not async-signal-safe. */
+int exp_spool_prepare(const struct exp_config *c);
+
+/* Async-signal-safe (no malloc, no lock, no stdio; open/write/rename/close only). Call in this
+ * order from one thread: open a temporary file named after the pid and now_ns (wall clock);
+ * add spans (copied; encoded and written in chunks); close: also takes the spans still in the
+ * exporter's queue when take_queued is true, writes the rest, renames the file to its final
+ * name (removes it when nothing was written). Return 0 or -errno; after a failure of open, add
+ * and close do nothing. */
+int exp_spool_crash_open(uint64_t now_ns);
+int exp_spool_crash_add(const struct exp_span *s);
+int exp_spool_crash_close(bool take_queued);
+
+/* In the child after fork (atfork handler, single-threaded): correct process.pid in the
+ * prepared Resource. */
+void exp_spool_atfork_child(void);
+
+/* At start-up, after exp_init(): when spans are exported and cfg->spool_dir holds crash files,
+ * start the exporter thread now, so that they are exported even if this process never makes a
+ * span. Costs one open(2), getdents64(2) and close(2) of the directory otherwise (or a failed
+ * open when it does not exist). The exporter thread itself always looks at the spool
+ * directory when it starts. */
+void exp_spool_startup(void);
+
+/* ---- call-site symbolisation --------------------------------------------------------------
+ * The agent captures raw return addresses into exp_span.frames on the request thread; the
+ * exporter thread calls `fn` on each span of a batch that has frames, before encoding it, to
+ * turn them into attributes; fn must clear s->frames. Set once, before the first span with
+ * frames (NULL: frames are dropped unread). */
+typedef void (*exp_symbolise_fn)(struct exp_span *s);
+void exp_symbolise_set(exp_symbolise_fn fn);
+
 struct exp_stats {
 	uint64_t enqueued;       /* spans accepted into the queue */
 	uint64_t exported;       /* spans the backend accepted */

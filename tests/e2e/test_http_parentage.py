@@ -80,13 +80,15 @@ def classify(front, back, ids, back_port):
     fc = {s["attributes"].get("url.full"): s for s in front if s["kind"] == wtlib.KIND["CLIENT"]}
     bs = {s["attributes"].get("url.path"): s for s in back}
     counts = {"right": 0, "none": 0, "wrong": 0, "missing": 0}
-    wrong = []
+    wrong, missing = [], []
     for rid in ids:
         srv = fs.get("/req/" + rid)
         cli = fc.get("http://127.0.0.1:%d/down/req/%s" % (back_port, rid))
         dsrv = bs.get("/down/req/" + rid)
         if not (srv and cli and dsrv):
             counts["missing"] += 1
+            missing.append((rid, [k for k, v in (("front SERVER", srv), ("front CLIENT", cli),
+                                                 ("backend SERVER", dsrv)) if not v]))
             continue
         linked = dsrv["parentSpanId"] == cli["spanId"] and dsrv["traceId"] == cli["traceId"]
         if linked and cli["parentSpanId"] == srv["spanId"] and cli["traceId"] == srv["traceId"]:
@@ -97,7 +99,7 @@ def classify(front, back, ids, back_port):
             counts["wrong"] += 1
             wrong.append((rid, srv["spanId"], cli["parentSpanId"], cli["spanId"],
                           dsrv["parentSpanId"]))
-    return counts, wrong
+    return counts, wrong, missing
 
 
 class Parentage(unittest.TestCase):
@@ -122,19 +124,23 @@ class Parentage(unittest.TestCase):
                 self.assertEqual(errors, [])
                 self.assertEqual(front.wait(), 0, front.stderr())
             self.assertEqual(back.wait(), 0, back.stderr())
-        fspans = wait_service_spans(RECV, name + "-front", 2 * n)
-        bspans = wait_service_spans(RECV, name + "-back", n)
+        try:
+            wait_service_spans(RECV, name + "-front", 2 * n)
+            wait_service_spans(RECV, name + "-back", n)
+        except AssertionError:
+            pass  # the counts below fail, naming the spans that did not come
         time.sleep(0.2)
         fspans = service_spans(RECV.spans(), name + "-front")
         bspans = service_spans(RECV.spans(), name + "-back")
-        self.assertEqual((len(fspans), len(bspans)), (2 * n, n))
-        counts, wrong = classify(fspans, bspans, flat, back.port)
+        counts, wrong, missing = classify(fspans, bspans, flat, back.port)
         print("\nparentage %s%s/%s, %d connections x %d requests: %d/%d right (%.1f%%), "
               "%d without parent, %d wrong, %d missing" % (
                   mode, "+defer" if defer else "", style, conns, per_conn, counts["right"], n,
                   100.0 * counts["right"] / n, counts["none"], counts["wrong"],
                   counts["missing"]), file=sys.stderr)
-        self.assertEqual(counts["missing"], 0, counts)
+        self.assertEqual((len(fspans), len(bspans)), (2 * n, n),
+                         "spans exported by front and backend; missing: %s" % missing[:20])
+        self.assertEqual(counts["missing"], 0, missing[:20])
         self.assertEqual(counts["wrong"], 0, "wrong parents (id, server, client's parent, "
                          "client, backend's parent): %s" % wrong[:10])
         return counts, n

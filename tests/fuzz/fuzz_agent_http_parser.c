@@ -115,111 +115,133 @@ static void poke_skip(const struct http_parser *p, uint32_t *x)
 	CHECK(ev.type == t && ev.off == 0);
 }
 
+static void record(struct run *r, const struct http_event *ev, size_t abs)
+{
+	struct rec *e = &r->r[r->n];
+
+	if (r->n == MAXREC) {
+		r->truncated_log = 1;
+		return;
+	}
+	memset(e, 0, sizeof(*e));
+	e->type = ev->type;
+	e->off = abs;
+	e->flags = ev->flags;
+	e->status = ev->status;
+	e->body = ev->body;
+	e->reason = ev->reason;
+	e->minor = ev->version_minor;
+	e->cl = ev->content_length;
+	e->head_len = ev->head_len;
+	e->head_hash = ev->head ? hash(ev->head, ev->head_len) : 0;
+	r->n++;
+}
+
+struct state {
+	struct http_parser p;
+	int in_msg; /* 0 between messages, 1 after TOO_LARGE, 2 after HEAD_END */
+	int dead;
+};
+
+/* The contract of one feed call that consumed n of clen bytes at absolute offset abs. */
+static void check_event(const struct cfg *c, struct state *st, const struct http_event *ev,
+			size_t n, size_t clen, const uint8_t *in, size_t abs)
+{
+	size_t k;
+
+	CHECK(n <= clen && ev->off <= clen);
+	switch (ev->type) {
+	case HTTP_EV_NONE:
+		CHECK(n == clen);
+		break;
+	case HTTP_EV_NEED_BUFFER:
+		CHECK(n == ev->off && !st->in_msg);
+		if (!c->nobuf)
+			CHECK(http_parser_attach_buffer(&st->p, headbuf, c->cap) == 0);
+		CHECK(!http_parser_wants_buffer(&st->p));
+		break;
+	case HTTP_EV_NOT_HTTP:
+		CHECK(n == clen && http_parser_dead(&st->p));
+		st->dead = 1;
+		break;
+	case HTTP_EV_HEAD_END:
+		CHECK(n == ev->off && (st->in_msg == 0 || st->in_msg == 1));
+		st->in_msg = 2;
+		check_head(c, ev, in, abs + ev->off);
+		break;
+	case HTTP_EV_TOO_LARGE:
+		CHECK(n == ev->off && st->in_msg == 0 && !c->nobuf);
+		st->in_msg = 1;
+		break;
+	case HTTP_EV_MESSAGE_END:
+		CHECK(n == ev->off && st->in_msg == 2);
+		st->in_msg = 0;
+		if (!(ev->flags & HTTP_EVF_INTERIM))
+			http_parser_expect_response(&st->p, c->expect);
+		break;
+	default:
+		CHECK(0);
+	}
+	for (k = c->cap; k < c->cap + GUARD; k++)
+		CHECK((unsigned char)headbuf[k] == 0xa5); /* nothing written past the lent capacity */
+}
+
+/* After the last chunk: a dead parser stays dead; eof gives a consistent last event. */
+static void finish(const struct cfg *c, struct state *st, const uint8_t *in, size_t len,
+		   struct run *r)
+{
+	struct http_event ev;
+	size_t n;
+	int t;
+
+	if (st->dead) {
+		n = http_parser_feed(&st->p, (const char *)in, len, &ev);
+		CHECK(n == len && ev.type == HTTP_EV_NOT_HTTP);
+		return;
+	}
+	if (!c->eof)
+		return;
+	t = http_parser_eof(&st->p, &ev);
+	CHECK(t == ev.type && http_parser_dead(&st->p));
+	CHECK(t == HTTP_EV_NONE || t == HTTP_EV_INCOMPLETE ||
+	      (t == HTTP_EV_MESSAGE_END && st->in_msg == 2 && (ev.flags & HTTP_EVF_EOF)));
+	if (t != HTTP_EV_NONE)
+		record(r, &ev, len);
+}
+
 /* mode 0: one chunk; 1: random chunks; 2: one byte at a time */
 static void replay(const struct cfg *c, const uint8_t *in, size_t len, int mode, struct run *r)
 {
-	struct http_parser p;
+	static struct state st;
 	struct http_event ev;
-	size_t base = 0, n, k;
+	size_t base = 0, n;
 	uint32_t x = c->seed | 1;
-	int in_msg = 0, dead = 0;
 
 	r->n = 0;
 	r->truncated_log = 0;
-	http_parser_init(&p, c->dir);
-	http_parser_expect_response(&p, c->expect);
+	memset(&st, 0, sizeof(st));
+	http_parser_init(&st.p, c->dir);
+	http_parser_expect_response(&st.p, c->expect);
 	memset(headbuf, 0xa5, sizeof(headbuf));
-	while (base < len && !dead) {
+	while (base < len && !st.dead) {
 		size_t clen = mode == 0 ? len - base : mode == 2 ? 1 : 1 + next(&x) % 97;
 		const char *d = (const char *)in + base;
 
 		if (clen > len - base)
 			clen = len - base;
 		base += clen;
-		while (clen > 0) {
-			n = http_parser_feed(&p, d, clen, &ev);
-			CHECK(n <= clen && ev.off <= clen);
+		while (clen > 0 && !st.dead) {
+			n = http_parser_feed(&st.p, d, clen, &ev);
 			if (mode == 1 && (next(&x) & 15) == 0)
-				poke_skip(&p, &x);
-			switch (ev.type) {
-			case HTTP_EV_NONE:
-				CHECK(n == clen);
-				break;
-			case HTTP_EV_NEED_BUFFER:
-				CHECK(n == ev.off && !in_msg);
-				if (!c->nobuf)
-					CHECK(http_parser_attach_buffer(&p, headbuf, c->cap) == 0);
-				CHECK(!http_parser_wants_buffer(&p));
-				break;
-			case HTTP_EV_NOT_HTTP:
-				CHECK(n == clen && http_parser_dead(&p));
-				dead = 1;
-				break;
-			case HTTP_EV_HEAD_END:
-				CHECK(n == ev.off && (in_msg == 0 || in_msg == 1));
-				in_msg = 2;
-				check_head(c, &ev, in, (size_t)(d - (const char *)in) + ev.off);
-				break;
-			case HTTP_EV_TOO_LARGE:
-				CHECK(n == ev.off && in_msg == 0 && !c->nobuf);
-				in_msg = 1;
-				break;
-			case HTTP_EV_MESSAGE_END:
-				CHECK(n == ev.off && in_msg == 2);
-				in_msg = 0;
-				if (!(ev.flags & HTTP_EVF_INTERIM))
-					http_parser_expect_response(&p, c->expect);
-				break;
-			default:
-				CHECK(0);
-			}
-			for (k = c->cap; k < c->cap + GUARD; k++)
-				CHECK((unsigned char)headbuf[k] == 0xa5);
-			if (ev.type != HTTP_EV_NONE && ev.type != HTTP_EV_NEED_BUFFER) {
-				struct rec *e = &r->r[r->n];
-
-				if (r->n == MAXREC) {
-					r->truncated_log = 1;
-				} else {
-					memset(e, 0, sizeof(*e));
-					e->type = ev.type;
-					e->off = (size_t)(d - (const char *)in) + ev.off;
-					e->flags = ev.flags;
-					e->status = ev.status;
-					e->body = ev.body;
-					e->reason = ev.reason;
-					e->minor = ev.version_minor;
-					e->cl = ev.content_length;
-					e->head_len = ev.head_len;
-					e->head_hash = ev.head ? hash(ev.head, ev.head_len) : 0;
-					r->n++;
-				}
-			}
-			if (dead)
-				break;
+				poke_skip(&st.p, &x);
+			check_event(c, &st, &ev, n, clen, in, (size_t)(d - (const char *)in));
+			if (ev.type != HTTP_EV_NONE && ev.type != HTTP_EV_NEED_BUFFER)
+				record(r, &ev, (size_t)(d - (const char *)in) + ev.off);
 			d += n;
 			clen -= n;
 		}
 	}
-	if (dead) {
-		n = http_parser_feed(&p, (const char *)in, len, &ev);
-		CHECK(n == len && ev.type == HTTP_EV_NOT_HTTP);
-	} else if (c->eof) {
-		int t = http_parser_eof(&p, &ev);
-
-		CHECK(t == ev.type);
-		CHECK(t == HTTP_EV_NONE || t == HTTP_EV_INCOMPLETE ||
-		      (t == HTTP_EV_MESSAGE_END && in_msg == 2 && (ev.flags & HTTP_EVF_EOF)));
-		CHECK(t == HTTP_EV_NONE || !(in_msg == 0 && t == HTTP_EV_MESSAGE_END));
-		if (t != HTTP_EV_NONE && r->n < MAXREC) {
-			memset(&r->r[r->n], 0, sizeof(r->r[0]));
-			r->r[r->n].type = t;
-			r->r[r->n].flags = ev.flags;
-			r->r[r->n].off = len;
-			r->n++;
-		}
-		CHECK(http_parser_dead(&p));
-	}
+	finish(c, &st, in, len, r);
 }
 
 static void slice_in(const struct http_str *v, const uint8_t *in, size_t len)

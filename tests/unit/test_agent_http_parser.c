@@ -375,71 +375,82 @@ static void check_head(const struct pcase *c, const struct http_event *ev, size_
 	r->heads_checked++;
 }
 
+struct replay {
+	struct http_parser p;
+	size_t cap;        /* capacity lent */
+	size_t head_start; /* absolute offset of the last NEED_BUFFER */
+	int nexp;          /* expectations used */
+	int dead;
+};
+
+/* One feed call's event at absolute offset abs (the chunk starting there had len bytes). */
+static void on_event(const struct pcase *c, struct replay *x, const struct http_event *ev,
+		     size_t n, size_t len, size_t abs, struct run *r)
+{
+	assert_true(n <= len);
+	assert_true(ev->off <= len);
+	switch (ev->type) {
+	case HTTP_EV_NONE:
+		assert_int_equal(n, len);
+		return;
+	case HTTP_EV_NEED_BUFFER:
+		assert_int_equal(n, ev->off);
+		r->need_buffer++;
+		x->head_start = abs + ev->off;
+		if (c->cap != NOBUF) {
+			memset(headbuf, 0x5a, sizeof(headbuf));
+			assert_int_equal(http_parser_attach_buffer(&x->p, headbuf, x->cap), 0);
+		}
+		return;
+	case HTTP_EV_NOT_HTTP:
+		assert_int_equal(n, len);
+		record(r, ev, abs + ev->off);
+		x->dead = 1;
+		return;
+	}
+	assert_int_equal(n, ev->off);
+	record(r, ev, abs + ev->off);
+	if (ev->type == HTTP_EV_HEAD_END)
+		check_head(c, ev, x->head_start, abs + ev->off, r);
+	if ((ev->type == HTTP_EV_HEAD_END || ev->type == HTTP_EV_TOO_LARGE) && c->cap != NOBUF)
+		assert_int_equal(headbuf[x->cap], 0x5a); /* nothing written past the capacity */
+	if (ev->type == HTTP_EV_MESSAGE_END && !(ev->flags & HTTP_EVF_INTERIM) && x->nexp < 4)
+		http_parser_expect_response(&x->p, c->expect[x->nexp++]);
+}
+
 /* Feed c->in in the chunks ending at cuts[0..ncuts) (the last one == len). */
 static void replay(const struct pcase *c, const size_t *cuts, int ncuts, struct run *r)
 {
-	struct http_parser p;
+	static struct replay x;
 	struct http_event ev;
-	size_t cap = c->cap ? c->cap : HTTP_HEAD_MAX;
-	size_t base = 0, head_start = 0, n;
-	int k, nexp = 0, dead = 0;
+	size_t base = 0, n;
+	int k;
 
 	memset(r, 0, sizeof(*r));
-	http_parser_init(&p, c->dir);
-	http_parser_expect_response(&p, c->expect[nexp++]);
-	for (k = 0; k < ncuts && !dead; k++) {
+	memset(&x, 0, sizeof(x));
+	x.cap = c->cap ? c->cap : HTTP_HEAD_MAX;
+	http_parser_init(&x.p, c->dir);
+	http_parser_expect_response(&x.p, c->expect[x.nexp++]);
+	for (k = 0; k < ncuts && !x.dead; k++) {
 		const char *d = c->in + base;
 		size_t len = cuts[k] - base;
 
-		while (len > 0) {
-			n = http_parser_feed(&p, d, len, &ev);
-			assert_true(n <= len);
-			assert_true(ev.off <= len);
-			switch (ev.type) {
-			case HTTP_EV_NONE:
-				assert_int_equal(n, len);
-				break;
-			case HTTP_EV_NEED_BUFFER:
-				assert_int_equal(n, ev.off);
-				r->need_buffer++;
-				head_start = (size_t)(d - c->in) + ev.off;
-				if (c->cap != NOBUF) {
-					memset(headbuf, 0x5a, sizeof(headbuf));
-					assert_int_equal(
-						http_parser_attach_buffer(&p, headbuf, cap), 0);
-				}
-				break;
-			case HTTP_EV_NOT_HTTP:
-				assert_int_equal(n, len);
-				record(r, &ev, (size_t)(d - c->in) + ev.off);
-				/* dead for good: another feed says so again and eats everything */
-				n = http_parser_feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, &ev);
-				assert_int_equal(n, 18);
-				assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
-				dead = 1;
-				len = 0;
-				continue;
-			default:
-				assert_int_equal(n, ev.off);
-				record(r, &ev, (size_t)(d - c->in) + ev.off);
-				if (ev.type == HTTP_EV_HEAD_END)
-					check_head(c, &ev, head_start,
-						   (size_t)(d - c->in) + ev.off, r);
-				if ((ev.type == HTTP_EV_HEAD_END || ev.type == HTTP_EV_TOO_LARGE) &&
-				    c->cap != NOBUF)
-					assert_int_equal(headbuf[cap], 0x5a); /* nothing past cap */
-				if (ev.type == HTTP_EV_MESSAGE_END &&
-				    !(ev.flags & HTTP_EVF_INTERIM) && nexp < 4)
-					http_parser_expect_response(&p, c->expect[nexp++]);
-				break;
-			}
+		while (len > 0 && !x.dead) {
+			n = http_parser_feed(&x.p, d, len, &ev);
+			on_event(c, &x, &ev, n, len, (size_t)(d - c->in), r);
 			d += n;
 			len -= n;
 		}
 		base = cuts[k];
 	}
-	if (c->eof && !dead && http_parser_eof(&p, &ev) != HTTP_EV_NONE)
+	if (x.dead) {
+		/* dead for good: another feed says so again and eats everything */
+		n = http_parser_feed(&x.p, "GET / HTTP/1.1\r\n\r\n", 18, &ev);
+		assert_int_equal(n, 18);
+		assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+	} else if (c->eof && http_parser_eof(&x.p, &ev) != HTTP_EV_NONE) {
 		record(r, &ev, c->len);
+	}
 }
 
 static void expect_run(const struct pcase *c, const struct run *r, const char *how, size_t at)
@@ -626,7 +637,8 @@ static void test_skip_body(void **state)
 
 /* --- the buffer and lifecycle API -------------------------------------------------------- */
 
-static void test_api(void **state)
+/* The head buffer protocol. */
+static void test_buffer_api(void **state)
 {
 	static const char req[] = "POST /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody";
 	struct http_parser p;
@@ -679,6 +691,17 @@ static void test_api(void **state)
 	assert_int_equal(ev.type, HTTP_EV_NONE);
 	assert_int_equal(n, 3);
 
+}
+
+/* Giving up, end of stream, reset. */
+static void test_lifecycle(void **state)
+{
+	static const char req[] = "POST /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody";
+	struct http_parser p;
+	struct http_event ev;
+	size_t n;
+
+	(void)state;
 	/* dead: every feed says NOT_HTTP and takes everything; eof afterwards is quiet */
 	http_parser_init(&p, REQ);
 	n = http_parser_feed(&p, "\x16\x03\x01", 3, &ev);
@@ -784,7 +807,8 @@ int main(void)
 		cmocka_unit_test(test_byte_at_a_time),
 		cmocka_unit_test(test_random_three_chunks),
 		cmocka_unit_test(test_skip_body),
-		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_buffer_api),
+		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_cost),
 	};
 
