@@ -2,19 +2,34 @@
  * pool.c - lock-free fixed-capacity object pools (see pool.h for the design).
  *
  * Thread and signal safety: pool_get/pool_put are lock-free and async-signal-safe. The one-time
- * mapping is done by whichever caller finds the pool unmapped; concurrent callers spin briefly
- * on `state` (a signal handler interrupting the mapper would spin forever, so a caller that
- * finds the mapping in progress gives up and reports exhaustion instead of waiting).
+ * mapping is done by whichever caller finds the pool unmapped; concurrent callers wait for it
+ * (yielding), with a bound: a signal handler interrupting the mapper on the same thread would
+ * otherwise wait forever, so after the bound it reports exhaustion instead.
  */
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "pool.h"
+
+/* Another thread is mapping the pool: wait for it, boundedly (the mapper may be this very
+ * thread, interrupted by a signal handler that now wants an object: then give up). */
+static int pool_wait_mapped(struct wt_pool *p)
+{
+	for (int i = 0; i < 100000; i++) {
+		int st = atomic_load_explicit(&p->state, memory_order_acquire);
+		if (st != 1)
+			return st == 2 ? 0 : -1;
+		if (i > 64)
+			sched_yield();
+	}
+	return -1;
+}
 
 static int pool_map(struct wt_pool *p)
 {
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&p->state, &expect, 1))
-		return atomic_load(&p->state) == 2 ? 0 : -1;
+		return expect == 2 ? 0 : pool_wait_mapped(p);
 	p->objsize = (p->objsize + 63) & ~(size_t)63;
 	size_t objs = p->objsize * p->cap;
 	size_t links = sizeof(uint32_t) * p->cap;
