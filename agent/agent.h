@@ -70,6 +70,13 @@ int agent_before_sendfile(struct ctx_fd_slot *s, int fd, agent_writev_fn fn, voi
 			  int *err);
 void agent_after_sendfile(struct ctx_fd_slot *s, int fd, ssize_t n);
 
+/* WIRETRACE_HANDOFF (handoff.c): follow requests across threads. */
+extern bool agent_handoff_on;
+static inline bool agent_handoff_enabled(void)
+{
+	return agent_handoff_on;
+}
+
 /* Library lifecycle (lifecycle.c). */
 void agent_init(void);
 

@@ -392,6 +392,7 @@ static void load_wiretrace(struct wt_config *c, config_getenv_fn g)
 	c->exclude_glob = load_globs(g, "WIRETRACE_EXCLUDE");
 	c->callsite = WT_CALLSITE_OFF;
 	cfg_enum(g, "WIRETRACE_CAPTURE_CALLSITE", callsites, &c->callsite);
+	cfg_bool(g, "WIRETRACE_HANDOFF", &c->handoff);
 	c->exp.file_path = cfg_dup(g, "WIRETRACE_FILE");
 	load_spool(c, g);
 }

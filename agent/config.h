@@ -50,6 +50,7 @@ struct wt_config {
 	char *include_glob;       /* WIRETRACE_INCLUDE: executable-name globs (comma list) */
 	char *exclude_glob;       /* WIRETRACE_EXCLUDE */
 	int callsite;             /* WIRETRACE_CAPTURE_CALLSITE: enum wt_callsite */
+	bool handoff;             /* WIRETRACE_HANDOFF: follow requests across threads (experimental) */
 	int link_count_limit;     /* OTEL_SPAN_LINK_COUNT_LIMIT, default 128 */
 	int link_attr_count_limit; /* OTEL_LINK_ATTRIBUTE_COUNT_LIMIT (> OTEL_ATTRIBUTE_COUNT_LIMIT),
 				    * default 128 */

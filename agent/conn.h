@@ -111,6 +111,12 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
  * traceparent value that starts *replace_off bytes into the head (a forwarded header). */
 struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *ev,
 				       uint64_t start_ns, size_t *hdr_len, long *replace_off);
+/* A CLIENT span not made from a parsed head (a libcurl transfer, curl_trace.c): ids under
+ * `parent` (NULL or invalid: a new root), the sampler's decision, live. The caller adds name
+ * and attributes, formats r->hdr itself, and ends it with spans_end() + spans_release().
+ * NULL when the span pool is exhausted. */
+struct wt_span_rec *spans_client_begin_detached(const struct wt_parent *parent,
+						uint64_t start_ns);
 void spans_end(struct wt_span_rec *r, uint64_t end_ns);
 void spans_release(struct wt_span_rec *r);
 void spans_set_current(struct wt_span_rec *r);
@@ -120,6 +126,15 @@ bool spans_current(struct wt_parent *out);
 bool spans_pick_parent(struct wt_parent *out);
 /* A request was read on this thread (its server span began here). */
 void spans_thread_opened(struct wt_span_rec *r);
+/* Hand-offs (handoff.c): the request this thread can hand to another one (exactly one in
+ * flight here, or the one it adopted), and adopting a request handed over. */
+int spans_handoff_source(struct wt_span_rec **rec, uint32_t *gen); /* 1 one, 0 none, -1 several */
+void spans_woken(const void *obj, struct wt_span_rec *rec, uint32_t gen, bool fresh);
+void spans_adopt(struct wt_span_rec *rec, uint32_t gen, const void *from);
+void spans_adopt_waiting(const void *obj);
+
+/* Crash forensics (crash.c): fn on every span record in flight; async-signal-safe. */
+void spans_for_each_live(void (*fn)(struct wt_span_rec *r, void *arg), void *arg);
 
 /* lifecycle.c */
 void agent_on_first_span(void);

@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "callsite.h"
 #include "config.h"
 #include "conn.h"
+#include "crash.h"
 #include "exporter.h"
 #include "ids.h"
 #include "wt_guard.h"
@@ -40,6 +42,8 @@ static void atfork_child(void)
 	ctx_ids_atfork_child();
 	exp_atfork_child();
 	conn_atfork_child();
+	crash_atfork_child();
+	callsite_atfork_child();
 }
 
 static const char *env(const char *name)
@@ -78,7 +82,14 @@ void agent_init(void)
 		goto out;
 	}
 	pthread_atfork(NULL, NULL, atfork_child);
+	agent_handoff_on = wt_cfg.handoff;
 	atomic_store(&wt_agent_state, 1);
+	/* Crash forensics and call sites (crash.c, callsite.c): the call-site symboliser, and the
+	 * crash files an earlier process left in the spool directory (exported now, so that a
+	 * process that never makes a span still delivers them). */
+	callsite_init();
+	if (!wt_cfg.sdk_disabled)
+		exp_spool_startup();
 out:
 	errno = saved;
 	wt_guard_leave(g);

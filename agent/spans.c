@@ -27,8 +27,10 @@
  */
 #include <string.h>
 
+#include "callsite.h"
 #include "config.h"
 #include "conn.h"
+#include "crash.h"
 #include "exporter.h"
 #include "ids.h"
 #include "pool.h"
@@ -121,6 +123,62 @@ void spans_thread_opened(struct wt_span_rec *r)
 	open_n++;
 }
 
+/* A request handed over by another thread (handoff.c): used only when this thread has no
+ * request of its own in flight; kept until it ends. */
+static WT_TLS struct wt_span_rec *adopt_rec;
+static WT_TLS uint32_t adopt_gen;
+static WT_TLS const void *adopt_from; /* the object it came on; NULL: thread creation */
+static WT_TLS const void *adopt_home; /* the object this thread adopts from (its queue) */
+
+static bool adopted_live(void)
+{
+	return adopt_rec && atomic_load_explicit(&adopt_rec->gen, memory_order_acquire) == adopt_gen &&
+	       atomic_load_explicit(&adopt_rec->live, memory_order_acquire);
+}
+
+void spans_adopt(struct wt_span_rec *rec, uint32_t gen, const void *from)
+{
+	if (adopted_live() && adopt_from != NULL && adopt_from != from)
+		return; /* a wake-up inside a handler: the thread keeps its request */
+	adopt_rec = rec;
+	adopt_gen = gen;
+	adopt_from = from;
+}
+
+void spans_woken(const void *obj, struct wt_span_rec *rec, uint32_t gen, bool fresh)
+{
+	bool home = adopt_home == obj;
+	if (rec && (fresh || home) && (home || adopt_home == NULL)) {
+		spans_adopt(rec, gen, obj);
+		adopt_home = obj;
+		return;
+	}
+	/* A stale post, or a post for an unknown request: it can only confirm or cancel a request
+	 * the thread was created with. */
+	if (adopt_rec && adopt_from == NULL && (rec != adopt_rec || gen != adopt_gen))
+		adopt_rec = NULL;
+}
+
+void spans_adopt_waiting(const void *obj)
+{
+	if (adopt_rec && obj == adopt_from)
+		adopt_rec = NULL;
+}
+
+int spans_handoff_source(struct wt_span_rec **rec, uint32_t *gen)
+{
+	if (open_n == 0)
+		return 0; /* the common case: this thread serves no request it read */
+	open_compact();
+	if (open_n == 0)
+		return 0;
+	if (open_n != 1 || open_overflow)
+		return -1;
+	*rec = open_reqs[0].rec;
+	*gen = open_reqs[0].gen;
+	return 1;
+}
+
 bool spans_pick_parent(struct wt_parent *out)
 {
 	open_compact();
@@ -140,11 +198,16 @@ bool spans_pick_parent(struct wt_parent *out)
 		atomic_store_explicit(&o->rec->has_outbound, 1, memory_order_relaxed);
 		return true;
 	}
-	return spans_current(out);
+	if (spans_current(out))
+		return true;
+	if (open_n == 0 && adopted_live() && rec_context(adopt_rec, adopt_gen, out))
+		return true;
+	return false;
 }
 
 static struct wt_span_rec *rec_get(void)
 {
+	crash_on_span_begin(); /* crash.c: fatal-signal handlers from the first span on */
 	struct wt_span_rec *r = pool_get(&span_pool);
 	if (r == NULL)
 		return NULL;
@@ -309,6 +372,7 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 		struct wt_req_view v;
 		req_view(c, &h, &v);
 		hspan_client_request(&r->span, &v, &c->peer);
+		callsite_on_client_span(&r->span); /* callsite.c: WIRETRACE_CAPTURE_CALLSITE */
 	}
 	atomic_store_explicit(&r->live, 1, memory_order_release);
 	if (!wt_cfg.propagate_tracecontext || !r->ctx.valid)
@@ -326,6 +390,25 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 	/* Otherwise the program set its own traceparent: nothing is added. */
 	return r;
 }
+
+/* ---- detached CLIENT spans (libcurl transfers, curl_trace.c) --------------------------------- */
+
+struct wt_span_rec *spans_client_begin_detached(const struct wt_parent *parent, uint64_t start_ns)
+{
+	struct wt_span_rec *r = rec_get();
+	if (r == NULL)
+		return NULL;
+	bool has_parent = parent && parent->sc.valid;
+	rec_identity(r, has_parent ? &parent->sc : NULL, has_parent ? parent->ts : "",
+		     has_parent ? parent->ts_len : 0, wt_cfg.sdk_disabled, start_ns);
+	r->span.kind = EXP_KIND_CLIENT;
+	if (r->record)
+		callsite_on_client_span(&r->span); /* callsite.c: WIRETRACE_CAPTURE_CALLSITE */
+	atomic_store_explicit(&r->live, 1, memory_order_release);
+	return r;
+}
+
+/* ---- end of detached CLIENT spans ------------------------------------------------------------ */
 
 void spans_end(struct wt_span_rec *r, uint64_t end_ns)
 {
@@ -346,3 +429,23 @@ void spans_release(struct wt_span_rec *r)
 		cur_rec = NULL;
 	pool_put(&span_pool, r);
 }
+
+/* ---- crash forensics (crash.c) ---------------------------------------------------------- */
+
+/* Every record of the span pool whose request is in flight. Async-signal-safe: no lock, reads
+ * the pool's mapping only once it is complete. */
+void spans_for_each_live(void (*fn)(struct wt_span_rec *r, void *arg), void *arg)
+{
+	uint32_t i;
+
+	if (atomic_load_explicit(&span_pool.state, memory_order_acquire) != 2)
+		return;
+	for (i = 0; i < span_pool.cap; i++) {
+		struct wt_span_rec *r = pool_at(&span_pool, i);
+
+		if (atomic_load_explicit(&r->live, memory_order_acquire))
+			fn(r, arg);
+	}
+}
+
+/* ---- end of crash forensics -------------------------------------------------------------- */
