@@ -110,7 +110,7 @@ enum http_event_type {
 /* http_event.flags */
 #define HTTP_EVF_INTERIM 0x01   /* HEAD_END/MESSAGE_END of a 1xx (not 101): the span goes on */
 #define HTTP_EVF_UPGRADE 0x02   /* HEAD_END/MESSAGE_END of 101 or 2xx-to-CONNECT: HTTP ends */
-#define HTTP_EVF_TRUNCATED 0x04 /* HEAD_END: head not captured */
+#define HTTP_EVF_TRUNCATED 0x04 /* HEAD_END/MESSAGE_END: head not captured */
 #define HTTP_EVF_EOF 0x08       /* MESSAGE_END: body delimited by the end of the stream */
 #define HTTP_EVF_METHOD_HEAD 0x10    /* request HEAD_END/MESSAGE_END: method HEAD */
 #define HTTP_EVF_METHOD_CONNECT 0x20 /* request HEAD_END/MESSAGE_END: method CONNECT */
@@ -155,9 +155,11 @@ struct http_event {
 	int reason;            /* enum http_reason */
 };
 
-/* Flags for http_parser_expect_response() */
-#define HTTP_RESP_TO_HEAD 0x01    /* no body whatever the headers say (RFC 9110 9.3.2) */
-#define HTTP_RESP_TO_CONNECT 0x02 /* a 2xx opens a tunnel (RFC 9110 9.3.6) */
+/* Flags for http_parser_expect_response(): the same bits as the request's HTTP_EVF_METHOD_*,
+ * so a request event's flags can be passed as they are. */
+#define HTTP_RESP_TO_HEAD HTTP_EVF_METHOD_HEAD       /* no body whatever the headers say
+							* (RFC 9110 9.3.2) */
+#define HTTP_RESP_TO_CONNECT HTTP_EVF_METHOD_CONNECT /* a 2xx opens a tunnel (RFC 9110 9.3.6) */
 
 /* All fields private; embed it, initialise with http_parser_init(). ~80 bytes. */
 struct http_parser {
@@ -205,8 +207,8 @@ int http_parser_wants_buffer(const struct http_parser *p);
 
 /* Response parsers only: how to frame the next final response, from the request it answers
  * (the caller keeps the FIFO of pipelined requests and calls this before each response's head
- * ends; HEAD_END of a request carries HTTP_EVF_METHOD_* which can be passed as they are).
- * Survives interim 1xx responses; cleared when the final response ends. */
+ * ends; the flags of the request's HEAD_END can be passed as they are, other bits are
+ * ignored). Survives interim 1xx responses; cleared when the final response ends. */
 void http_parser_expect_response(struct http_parser *p, unsigned resp_flags);
 
 static inline void http_parser_expect_head_response(struct http_parser *p)

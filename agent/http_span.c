@@ -254,6 +254,7 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 	struct wt_slice host = {NULL, 0};
 	int port = 0;
 	char url[2048];
+	char peerhost[64]; /* host:port made from the peer when there is no Host header */
 	size_t ulen = 0;
 	const char *t = r->target.p;
 	const char *scheme = r->tls ? "https" : "http";
@@ -274,7 +275,6 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 		ulen = hspan_redact_url(url, sizeof(url), t, r->target.len);
 	} else {
 		struct wt_slice hostport = r->host;
-		char peerhost[64];
 		if (!hostport.len && peer->addr[0]) {
 			int n = snprintf(peerhost, sizeof(peerhost),
 					 peer->family == AF_INET6 ? "[%s]:%u" : "%s:%u", peer->addr,

@@ -21,11 +21,13 @@ Also for the HTTP tests (the shared harness is wtlib.py; these are the pieces on
   Service                 a server process run under the agent that prints its port first
   service_spans(spans, n) the spans whose resource service.name is n
   wait_service_spans(receiver, name, n, timeout) wait for at least n spans of a service
+  fetch_cmd(urls)         the curl CLI fetching urls (a Python stand-in in sanitizer builds)
 """
 
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -328,3 +330,24 @@ def wait_service_spans(receiver, name, n, timeout=15):
             raise AssertionError("%d spans of %s after %s s, wanted %d; receiver requests: %s" % (
                 len(got), name, timeout, n, str(receiver.requests())[-1500:]))
         time.sleep(0.05)
+
+
+# The curl CLI deadlocks at start-up on this system when the ASan runtime is preloaded, with no
+# agent at all (`LD_PRELOAD=$(gcc -print-file-name=libasan.so) curl --version` hangs in main's
+# first setlocale(), waiting for glibc's locale lock). In sanitizer builds, where the agent
+# needs that runtime first in LD_PRELOAD, the tests drive the services with Debian's python3
+# and urllib instead; the rest of each chain is checked the same way.
+PY_FETCH = ("import sys, urllib.request\n"
+            "for u in sys.argv[1:]:\n"
+            "    sys.stdout.write(urllib.request.urlopen(u, timeout=20).read().decode())\n")
+
+
+def fetch_cmd(urls, sanitize):
+    """Command printing the bodies of `urls`, fetched in order: curl (one process, keep-alive)
+    or, when `sanitize`, python3 with urllib. Returns (cmd, client name)."""
+    if sanitize:
+        return ["/usr/bin/python3", "-c", PY_FETCH] + list(urls), "python3-urllib"
+    curl = shutil.which("curl")
+    if not curl:
+        raise AssertionError("the curl CLI is needed (Debian package curl)")
+    return [curl, "-s", "-S", "--max-time", "20"] + list(urls), "curl"

@@ -40,8 +40,10 @@ def setUpModule():
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
+    try:
+        RECV.assert_clean()
+    finally:
+        RECV.stop()
 
 
 class ClientStyles(unittest.TestCase):

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """End to end: nginx (Debian's unmodified binary) as a reverse proxy under the agent.
 
-curl -> nginx -> progs/httpd, all three under the agent. nginx runs from its own config in a
-temporary directory (daemon off, one worker, pid, error log and every *_temp_path there,
-access_log off) and proxies to httpd, with and without an upstream keepalive pool (with it, the
-second request reuses the upstream connection: no connect() at all). Checked:
+curl -> nginx -> progs/httpd, all three under the agent (in sanitizer builds a python3 urllib
+client stands in for curl, which cannot start under the ASan runtime: see rawpeer.fetch_cmd).
+nginx runs from its own config in a temporary directory (daemon off, one worker, pid, error log
+and every *_temp_path there, access_log off) and proxies to httpd, with and without an
+upstream keepalive pool (with it, the second request reuses the upstream connection: no
+connect() at all). Checked:
   - each curl request is one trace of exactly four spans: curl CLIENT -> nginx SERVER ->
     nginx CLIENT -> httpd SERVER, the paths matching at every hop, and httpd received exactly
     one traceparent (its /echo answer shows the request head it got);
@@ -39,7 +41,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import wtlib  # noqa: E402
-from rawpeer import TRACEPARENT_RE, Service, service_spans, wait_service_spans  # noqa: E402
+from rawpeer import (TRACEPARENT_RE, Service, fetch_cmd, service_spans,  # noqa: E402
+                     wait_service_spans)
 
 HTTPD = wtlib.prog("httpd")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -98,8 +101,10 @@ def setUpModule():
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
+    try:
+        RECV.assert_clean()
+    finally:
+        RECV.stop()
 
 
 class Nginx:
@@ -168,8 +173,6 @@ class NginxProxy(unittest.TestCase):
         return base + "-curl", base + "-nginx", base + "-backend"
 
     def curl_case(self, keepalive):
-        curl = shutil.which("curl")
-        self.assertTrue(curl, "the curl CLI is needed (Debian package curl)")
         n_curl, n_nginx, n_back = self.names()
         paths = ["/echo/%d" % i for i in range(3)]
         with Service([HTTPD, "--mode", "epoll", "--max-requests", len(paths)],
@@ -177,9 +180,12 @@ class NginxProxy(unittest.TestCase):
             with Nginx(back.port, keepalive,
                        wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_nginx))) as ngx:
                 # One curl process, three URLs: keep-alive on the client side too.
-                r = wtlib.run([curl, "-s", "-S", "--max-time", "20"] +
-                              ["http://127.0.0.1:%d%s" % (ngx.port, p) for p in paths],
-                              env=wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_curl)),
+                cmd, client = fetch_cmd(["http://127.0.0.1:%d%s" % (ngx.port, p)
+                                         for p in paths], wtlib.SANITIZE)
+                if client != "curl":
+                    print("\n(sanitizer build: %s stands in for curl, see rawpeer.py)" %
+                          client, file=sys.stderr)
+                r = wtlib.run(cmd, env=wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_curl)),
                               timeout=30)
                 self.assertEqual(ngx.stop(), 0, ngx.log())
             self.assertEqual(back.wait(), 0, back.stderr())

@@ -44,8 +44,10 @@ def setUpModule():
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
+    try:
+        RECV.assert_clean()
+    finally:
+        RECV.stop()
 
 
 def drive(port, ids_per_conn, errors):

@@ -45,8 +45,10 @@ def setUpModule():
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
+    try:
+        RECV.assert_clean()
+    finally:
+        RECV.stop()
 
 
 def req(method, target, headers=(), body=b"", chunked=False, host="127.0.0.1"):

@@ -183,7 +183,7 @@ static void check_event(const struct cfg *c, struct state *st, const struct http
 		CHECK(0);
 	}
 	for (k = c->cap; k < c->cap + GUARD; k++)
-		CHECK((unsigned char)headbuf[k] == 0xa5); /* nothing written past the lent capacity */
+		CHECK((unsigned char)headbuf[k] == 0xa5); /* nothing past the lent capacity */
 }
 
 /* After the last chunk: a dead parser stays dead; eof gives a consistent last event. */
@@ -285,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	c.dir = data[0] & 1 ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST;
-	c.expect = (data[0] >> 1) & 3;
+	c.expect = (data[0] & 2 ? HTTP_RESP_TO_HEAD : 0u) | (data[0] & 4 ? HTTP_RESP_TO_CONNECT : 0u);
 	c.nobuf = (data[0] >> 3) & 1;
 	c.cap = (data[0] >> 4) ? (size_t)(data[0] >> 4) * 24 : HTTP_HEAD_MAX;
 	c.eof = data[1] & 1;

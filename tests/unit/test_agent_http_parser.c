@@ -726,6 +726,48 @@ static void test_lifecycle(void **state)
 	assert_string_equal(feed_all(&p, "HTTP/1.1 204 No Content\r\n\r\n", 27), S_HM);
 }
 
+/* A request's event flags tell the response parser how to frame the answer (pipelined HEAD,
+ * GET, CONNECT), as the tracker's FIFO does. */
+static void test_expect_from_requests(void **state)
+{
+	static const char reqs[] = "HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
+				   "CONNECT h:443 HTTP/1.1\r\n\r\n";
+	static const char rsps[] = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+				   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+				   "HTTP/1.1 200 Connection established\r\n\r\n\x16\x03";
+	struct http_parser rq, rs;
+	struct http_event ev;
+	unsigned fifo[4];
+	int nreq = 0, nrsp = 0, ends = 0;
+	size_t n, off = 0;
+
+	(void)state;
+	http_parser_init(&rq, REQ);
+	http_parser_init(&rs, RSP);
+	for (off = 0; off < L(reqs); off += n) {
+		n = http_parser_feed(&rq, reqs + off, L(reqs) - off, &ev);
+		if (ev.type == HTTP_EV_HEAD_END)
+			fifo[nreq++] = ev.flags;
+	}
+	assert_int_equal(nreq, 3);
+	assert_int_equal(fifo[0], HTTP_EVF_METHOD_HEAD | HTTP_EVF_TRUNCATED);
+	http_parser_expect_response(&rs, fifo[nrsp++]);
+	for (off = 0; off < L(rsps); off += n) {
+		n = http_parser_feed(&rs, rsps + off, L(rsps) - off, &ev);
+		if (ev.type == HTTP_EV_MESSAGE_END) {
+			ends++;
+			if (nrsp < nreq)
+				http_parser_expect_response(&rs, fifo[nrsp++]);
+		}
+		if (ev.type == HTTP_EV_NOT_HTTP)
+			break;
+	}
+	assert_int_equal(ends, 3);
+	assert_int_equal(ev.type, HTTP_EV_NOT_HTTP);
+	assert_int_equal(ev.reason, HTTP_R_UPGRADED);
+	assert_int_equal(off, L(rsps) - 2); /* the tunnel starts right after the 200 */
+}
+
 /* --- rough cost, printed (never asserted: shared machines vary too much) ------------------ */
 
 static double now_ns(void)
@@ -809,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_skip_body),
 		cmocka_unit_test(test_buffer_api),
 		cmocka_unit_test(test_lifecycle),
+		cmocka_unit_test(test_expect_from_requests),
 		cmocka_unit_test(test_cost),
 	};
 
