@@ -136,16 +136,22 @@ static void add_method(struct exp_span *s, struct wt_slice m, const char *route)
 		exp_span_add_str(s, "http.request.method", "_OTHER", 6);
 		exp_span_add_str(s, "http.request.method_original", m.p, m.len);
 	}
-	int n;
-	if (route)
-		n = snprintf(name, sizeof(name), "%.*s %s", known ? (int)m.len : 4,
-			     known ? m.p : "HTTP", route);
-	else
-		n = snprintf(name, sizeof(name), "%.*s", known ? (int)m.len : 4,
-			     known ? m.p : "HTTP");
-	if (n < 0)
-		n = 0;
-	exp_span_set_name(s, name, (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
+	/* "{method} {route}", or the method alone; "HTTP" stands for an unknown method. */
+	const char *mp = known ? m.p : "HTTP";
+	size_t ml = known ? m.len : 4, n = 0;
+	if (ml > sizeof(name) - 1)
+		ml = sizeof(name) - 1;
+	memcpy(name, mp, ml);
+	n = ml;
+	if (route) {
+		size_t rl = strlen(route);
+		if (rl > sizeof(name) - 2 - n)
+			rl = sizeof(name) - 2 - n;
+		name[n++] = ' ';
+		memcpy(name + n, route, rl);
+		n += rl;
+	}
+	exp_span_set_name(s, name, n);
 }
 
 static void add_common(struct exp_span *s, const struct wt_req_view *r, const struct wt_peer *peer)

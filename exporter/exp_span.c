@@ -141,8 +141,10 @@ static struct exp_attr *claim(struct exp_span *s, unsigned event, const char *ke
 	int limit = event ? lim.event_attr_count : lim.attr_count;
 	struct exp_attr *a;
 
+	/* count_attrs() <= nattrs: only count when the total could reach the limit at all (with
+	 * the default limit of 128 and 32 slots it never does: no scan on the hot path). */
 	if (s->nattrs >= EXP_SPAN_MAX_ATTRS ||
-	    (limit >= 0 && count_attrs(s, event) >= (unsigned)limit))
+	    (limit >= 0 && s->nattrs >= (unsigned)limit && count_attrs(s, event) >= (unsigned)limit))
 		goto drop;
 	a = &s->attrs[s->nattrs];
 	if (put(s, key, strlen(key), &a->key))
