@@ -46,19 +46,33 @@ static void atfork_child(void)
 	callsite_atfork_child();
 }
 
-static const char *env(const char *name)
+/* The configuration asks for ~40 variables; scanning the whole environment for each was ~17k
+ * instructions of every process's start-up. One pass keeps the few entries that can matter. */
+#define ENV_KEEP 64
+static const char *env_kept[ENV_KEEP];
+static int env_nkept;
+
+static void env_scan(void)
 {
-	return getenv(name);
+	extern char **environ;
+	env_nkept = 0;
+	for (char **e = environ; e && *e && env_nkept < ENV_KEEP; e++) {
+		const char *v = *e;
+		if (strncmp(v, "OTEL_", 5) == 0 || strncmp(v, "WIRETRACE_", 10) == 0 ||
+		    strncmp(v, "XDG_RUNTIME_DIR=", 16) == 0)
+			env_kept[env_nkept++] = v;
+	}
 }
 
-static const char *exe_name(char *buf, size_t cap)
+static const char *env(const char *name)
 {
-	ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
-	if (n <= 0)
-		return "";
-	buf[n] = '\0';
-	const char *slash = strrchr(buf, '/');
-	return slash ? slash + 1 : buf;
+	size_t n = strlen(name);
+	if (env_nkept == ENV_KEEP)
+		return getenv(name); /* more than we keep: fall back to the full scan */
+	for (int i = 0; i < env_nkept; i++)
+		if (strncmp(env_kept[i], name, n) == 0 && env_kept[i][n] == '=')
+			return env_kept[i] + n + 1;
+	return NULL;
 }
 
 void agent_init(void)
@@ -68,10 +82,11 @@ void agent_init(void)
 		return;
 	int g = wt_guard_enter();
 	int saved = errno;
+	env_scan();
 	config_load(&wt_cfg, env);
-	char buf[512];
-	if (!config_process_selected(&wt_cfg, exe_name(buf, sizeof(buf)))) {
-		wt_debug("%s is excluded by WIRETRACE_INCLUDE/WIRETRACE_EXCLUDE: not traced", buf);
+	if (!config_process_selected(&wt_cfg, NULL)) {
+		wt_debug("%s is excluded by WIRETRACE_INCLUDE/WIRETRACE_EXCLUDE: not traced",
+			 wt_cfg.exe_name ? wt_cfg.exe_name : "");
 		atomic_store(&wt_agent_state, -1);
 		goto out;
 	}

@@ -4,9 +4,8 @@
  * Each hook keeps a static pointer to the next definition of its symbol (dlsym(RTLD_NEXT)),
  * resolved on first use: hooks can run before our constructor (another library's constructor
  * may open a socket), so resolution cannot wait for it. dlsym is never on a hot path: after the
- * first call the pointer is a relaxed atomic load. If the symbol is missing (or resolves to
- * ourselves, which RTLD_NEXT should make impossible) the hook fails like an absent libc
- * function would: -1 with ENOSYS, never a crash.
+ * first call the pointer is a relaxed atomic load. If the symbol is missing the hook fails like
+ * an absent libc function would: -1 with ENOSYS, never a crash.
  */
 #ifndef WT_HOOKS_REAL_H
 #define WT_HOOKS_REAL_H
@@ -19,9 +18,10 @@
 #define WT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define WT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Resolve `name` with dlsym(RTLD_NEXT); NULL if missing or if it is our own definition
- * (`self`). */
-void *hook_resolve(const char *name, void *self);
+/* Resolve `name` with dlsym(RTLD_NEXT); NULL if missing. (RTLD_NEXT starts the search after
+ * our own object, so it cannot return our own definition; not taking the hooks' own addresses
+ * also spares the dynamic linker one symbol look-up per hook at every process start.) */
+void *hook_resolve(const char *name);
 
 /* Declare the pointer for `name` with the given function type. */
 #define REAL_DECL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
@@ -31,7 +31,7 @@ void *hook_resolve(const char *name, void *self);
 	(WT_LIKELY(__atomic_load_n(&real_##name, __ATOMIC_RELAXED) != NULL)                      \
 		 ? real_##name                                                                \
 		 : (__atomic_store_n(&real_##name,                                            \
-				     (__typeof__(real_##name))hook_resolve(#name, (void *)name),      \
+				     (__typeof__(real_##name))hook_resolve(#name),                    \
 				     __ATOMIC_RELAXED),                                       \
 		    real_##name))
 
