@@ -2,9 +2,8 @@
 # bench/enqueue: the producer's cost of exp_enqueue(), with two threads, and its system calls.
 #
 # Usage (from the repository root): bench/enqueue/run.sh [BUILD_DIR]
-#   BUILD_DIR: a configured CMake build directory (default $WIRETRACE_BUILD or build); only
-#   its existence is checked: enqueue.c is compiled here against the exporter's sources
-#   (exporter/*.c, agent/base/*.c) with the project's flags, as bench/encode/run.sh does.
+#   BUILD_DIR: a CMake build directory (default $WIRETRACE_BUILD or build); enqueue.c is linked
+#   with its exporter and agent/base object files (the code its libwiretrace.so contains).
 #   REPS (env, default 5): repetitions of each timed configuration
 #
 # 1. ns per enqueue (enqueue.c: bursts of 128 spans timed, 1 ms pause between bursts so that
@@ -19,11 +18,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 
 REPS=${REPS:-5}
-version=$(sed -n 's/^project(wiretrace VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
-bench_cc enqueue -ftls-model=initial-exec -DWIRETRACE_VERSION="\"$version\"" \
-	-I"$ROOT/exporter" -I"$ROOT/exporter/api" -I"$ROOT/agent/base" \
-	$(pkg-config --cflags libcurl zlib) "$ROOT/bench/enqueue/enqueue.c" \
-	"$ROOT"/exporter/*.c "$ROOT"/agent/base/*.c -ldl -pthread -lm
+bench_cc_exporter enqueue "$ROOT/bench/enqueue/enqueue.c"
 
 ROUNDS=2000
 BURST=128
@@ -63,4 +58,4 @@ valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.enqueue" --toggle-collec
 awk -v n=$((200 * BURST)) '/^totals:/ { printf "%.1f instructions per enqueue (%d calls)\n",
 	$2 / n, n }' "$TMP/cg.enqueue"
 callgrind_annotate --inclusive=no "$TMP/cg.enqueue" 2>/dev/null |
-	awk '/file:function/ { on = 1; getline; next } on && NF == 0 { exit } on'
+	awk '/file:function/ { on = 1; getline; next } on && NF == 0 { on = 0 } on'

@@ -17,9 +17,11 @@
  * /proc/self/task). Prints one line:
  *
  *   PROTOCOL spans N wall_s W exporter_cpu_s C ns_cpu_per_span P spans_per_cpu_s S
- *   spans_per_wall_s R
+ *   spans_per_wall_s R system_share K
  *
- * S is what one core running the exporter thread alone would sustain: the "spans/s on one
+ * K is the share of that CPU time spent in the kernel (sending to the loopback socket),
+ * from the thread's utime and stime in /proc (clock-tick resolution). S is what one core
+ * running the exporter thread alone would sustain: the "spans/s on one
  * core" of the target. R depends on how the machine's cores are shared with the producer and
  * the sink, and is only for information.
  */
@@ -137,6 +139,27 @@ static double thread_cpu_s(int tid)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* User and system time of thread `tid`, in clock ticks, from /proc (fields 14 and 15). */
+static int thread_ticks(int tid, unsigned long *user, unsigned long *sys)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may contain spaces; fields 3.. follow the last ')' */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", user,
+			 sys) != 2)
+		return -1;
+	return 0;
+}
+
 static void offer(const struct exp_span *s)
 {
 	static const struct timespec nap = {0, 50000};
@@ -157,11 +180,13 @@ int main(int argc, char **argv)
 {
 	double secs = argc > 3 ? atof(argv[3]) : 0, w0, c0, wall, cpu;
 	uint64_t rng = 42, e0, n;
+	unsigned long u0 = 0, s0 = 0, u1 = 0, s1 = 0;
 	unsigned i = 0;
 	int tid;
 
 	if (secs <= 0) {
-		fprintf(stderr, "usage: exporter_bench URL http/protobuf|http/json SECONDS [gzip]\n");
+		fprintf(stderr,
+			"usage: exporter_bench URL http/protobuf|http/json SECONDS [gzip]\n");
 		return 2;
 	}
 	/* A full queue is this benchmark's back-pressure, not an incident: errors only. */
@@ -182,24 +207,28 @@ int main(int argc, char **argv)
 	exp_flush(-1);
 	tid = exporter_tid();
 	if (!tid || exported() < 4096) {
-		fprintf(stderr, "exporter_bench: warm-up failed (exporter thread %d, exported %llu)\n",
-			tid, (unsigned long long)exported());
+		fprintf(stderr,
+			"exporter_bench: warm-up failed (exporter thread %d, exported %llu)\n", tid,
+			(unsigned long long)exported());
 		return 1;
 	}
 	e0 = exported();
 	w0 = mono_s();
 	c0 = thread_cpu_s(tid);
+	thread_ticks(tid, &u0, &s0);
 	while (mono_s() - w0 < secs)
 		for (int k = 0; k < 256; k++)
 			offer(&spans[i++ % NSPANS]);
 	exp_flush(-1);
 	cpu = thread_cpu_s(tid) - c0;
+	thread_ticks(tid, &u1, &s1);
 	wall = mono_s() - w0;
 	n = exported() - e0;
 	printf("%s%s spans %llu wall_s %.3f exporter_cpu_s %.3f ns_cpu_per_span %.1f "
-	       "spans_per_cpu_s %.0f spans_per_wall_s %.0f\n",
+	       "spans_per_cpu_s %.0f spans_per_wall_s %.0f system_share %.2f\n",
 	       argv[2], cfg.gzip ? "+gzip" : "", (unsigned long long)n, wall, cpu, cpu * 1e9 / n,
-	       n / cpu, n / wall);
+	       n / cpu, n / wall,
+	       u1 + s1 > u0 + s0 ? (double)(s1 - s0) / (double)(u1 + s1 - u0 - s0) : 0.0);
 	exp_shutdown();
 	return n ? 0 : 1;
 }

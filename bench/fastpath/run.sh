@@ -17,6 +17,7 @@
 # Modes: write (/dev/null), read (/dev/zero), unix (socketpair send/recv: not tracked), tcp (a
 # tracked loopback TCP connection classified not-HTTP by its first, binary, bytes).
 source "$(dirname "$0")/../lib/common.sh"
+bench_need_lib
 
 ROUNDS=${ROUNDS:-11}
 CG_N=20000 # loop iterations under callgrind (the count is exact; more only takes longer)
@@ -48,9 +49,17 @@ done
 echo
 echo "== where the agent's instructions go (tcp mode, exclusive, per function)"
 callgrind_annotate --inclusive=no "$TMP/cg.tcp.agent" 2>/dev/null |
-	awk '/file:function/ { on = 1; getline; next } on && NF == 0 { exit } on' | head -n 12
+	awk '/file:function/ { on = 1; getline; next } on && NF == 0 { on = 0 } on && c++ < 12'
+echo "(instructions over $CG_N rounds of 4 calls)"
 
 echo
+# paired_diff MODE COLUMN FILE_BARE FILE_AGENT: median of the per-round differences.
+paired_diff() {
+	paste <(awk -v m="$1" -v c="$2" '$1 == m { print $c }' "$3") \
+		<(awk -v m="$1" -v c="$2" '$1 == m { print $c }' "$4") |
+		awk '{ print $2 - $1 }' | median
+}
+
 # report FILE_BARE FILE_AGENT: per mode, medians of wall and CPU ns per call and the medians
 # of the per-round differences (round i of bare against round i of agent).
 report() {
@@ -62,10 +71,8 @@ report() {
 		wa=$(awk -v m="$m" '$1 == m { print $3 }' "$2" | median)
 		cb=$(awk -v m="$m" '$1 == m { print $4 }' "$1" | median)
 		ca=$(awk -v m="$m" '$1 == m { print $4 }' "$2" | median)
-		wd=$(paste <(awk -v m="$m" '$1 == m { print $3 }' "$1") \
-			<(awk -v m="$m" '$1 == m { print $3 }' "$2") | awk '{ print $2 - $1 }' | median)
-		cd=$(paste <(awk -v m="$m" '$1 == m { print $4 }' "$1") \
-			<(awk -v m="$m" '$1 == m { print $4 }' "$2") | awk '{ print $2 - $1 }' | median)
+		wd=$(paired_diff "$m" 3 "$1" "$2")
+		cd=$(paired_diff "$m" 4 "$1" "$2")
 		printf '%-6s %10.2f %10.2f %+10.2f %10.2f %10.2f %+10.2f\n' "$m" "$wb" "$wa" "$wd" \
 			"$cb" "$ca" "$cd"
 	done

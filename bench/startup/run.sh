@@ -12,6 +12,7 @@
 #    agent's constructor's own share; for sh -c ls both processes are counted
 #    (--trace-children=yes).
 source "$(dirname "$0")/../lib/common.sh"
+bench_need_lib
 
 ROUNDS=${ROUNDS:-300}
 bench_cc spawn "$ROOT/bench/startup/spawn.c"
@@ -61,7 +62,12 @@ cg_total() { # cg_total PREFIX: sum of the totals of every process's output file
 	cat "$1".* | awk '/^totals:/ { s += $2 } END { print s }'
 }
 for c in true shls; do
-	if [ $c = true ]; then cmd=(/bin/true); label=/bin/true; else cmd=(sh -c ls); label="sh -c ls"; fi
+	cmd=(/bin/true)
+	label=/bin/true
+	if [ $c = shls ]; then
+		cmd=(sh -c ls)
+		label="sh -c ls"
+	fi
 	for v in bare empty agent; do
 		pre=(env -u LD_PRELOAD)
 		[ $v = empty ] && pre=(env "LD_PRELOAD=$TMP/empty.so")
@@ -72,7 +78,8 @@ for c in true shls; do
 	ctor=0
 	for f in "$TMP"/cg.$c.agent.*; do
 		n=$(callgrind_annotate --inclusive=yes "$f" 2>/dev/null |
-			awk '/lifecycle.c:wt_constructor / && !n { gsub(",", "", $1); n = $1 } END { print n + 0 }')
+			awk '/lifecycle.c:wt_constructor / && !n { gsub(",", "", $1); n = $1 }
+				END { print n + 0 }')
 		ctor=$((ctor + ${n:-0}))
 	done
 	b=$(cg_total "$TMP/cg.$c.bare")
