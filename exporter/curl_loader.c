@@ -27,6 +27,8 @@
 #include <zlib.h>
 
 #include "curl_loader.h"
+#include "exporter.h"
+#include "wt_guard.h"
 #include "wt_log.h"
 
 #define CURL_SONAME "libcurl.so.4"
@@ -108,6 +110,18 @@ static int curl_resolve(void *h, exp_curl_global_init_fn *ginit, exp_curl_versio
 	return rc ? -ENOENT : 0;
 }
 
+/* libcurl's TLS library (OpenSSL) registers its own clean-up with atexit when it initialises,
+ * which is now, after the agent registered its exit flush: atexit handlers run in reverse
+ * order, so OpenSSL would be torn down before our last export (a crash, or a lost batch).
+ * Registering the flush again from here puts it after OpenSSL's registration, so it runs
+ * first; exp_shutdown() is idempotent, the second call does nothing. */
+static void flush_before_tls_cleanup(void)
+{
+	int g = wt_guard_enter();
+	exp_shutdown();
+	wt_guard_leave(g);
+}
+
 static int curl_load(void)
 {
 	exp_curl_global_init_fn ginit = NULL;
@@ -138,6 +152,7 @@ static int curl_load(void)
 		            "curl_global_init failed: spans will be dropped");
 		return -EIO;
 	}
+	atexit(flush_before_tls_cleanup);
 	vi = vinfo(CURLVERSION_NOW);
 	if (vi) {
 		curl_tab.has_http2 = !!(vi->features & CURL_VERSION_HTTP2);

@@ -62,6 +62,7 @@
 #include "encode_pb.h"
 #include "queue.h"
 #include "resource.h"
+#include "spool.h"
 #include "transport.h"
 #include "wt_clock.h"
 #include "wt_guard.h"
@@ -108,6 +109,8 @@ struct tctx {
 };
 
 static struct tctx *live_ctx, *orphans;
+
+static exp_symbolise_fn symbolise; /* call-site frames -> attributes (set by the agent) */
 
 static long futex(uint32_t *addr, int op, uint32_t val, uint64_t timeout_ns)
 {
@@ -205,11 +208,11 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* otlp/stdout: one ExportTraceServiceRequest per line. The file is opened for each batch: a
  * host that closes every descriptor (daemons do) must never get our lines in its own files. */
-static int export_file(struct tctx *t, size_t n)
+static int export_file(struct tctx *t, const struct exp_resource *res, size_t n)
 {
 	int fd = 1, rc;
 
-	rc = exp_json_encode(&t->out, &t->res, t->batch, n);
+	rc = exp_json_encode(&t->out, res, t->batch, n);
 	if (rc == 0)
 		rc = exp_buf_reserve(&t->out, 1);
 	if (rc)
@@ -226,14 +229,14 @@ static int export_file(struct tctx *t, size_t n)
 	return rc;
 }
 
-static int export_otlp(struct tctx *t, size_t n)
+static int export_otlp(struct tctx *t, const struct exp_resource *res, size_t n)
 {
 	int rc;
 
 	if (cfg->protocol == EXP_PROTO_HTTP_JSON)
-		rc = exp_json_encode(&t->out, &t->res, t->batch, n);
+		rc = exp_json_encode(&t->out, res, t->batch, n);
 	else /* http/protobuf, and gRPC, whose messages are protobuf */
-		rc = exp_pb_encode(&t->out, &t->res, t->batch, n);
+		rc = exp_pb_encode(&t->out, res, t->batch, n);
 	if (rc) {
 		wt_debug("encoding a batch of %zu spans failed: %s", n, strerror(-rc));
 		return EXP_OUT_DROPPED;
@@ -242,20 +245,38 @@ static int export_otlp(struct tctx *t, size_t n)
 	return exp_deliver(cfg, t->out.p, t->out.len, (int)n);
 }
 
-static void export_batch(struct tctx *t, size_t n)
+/* Call-site frames captured on the request threads become attributes here, on the exporter
+ * thread, whatever the exporter; spans without a symboliser lose their frames unread. */
+static void symbolise_batch(struct tctx *t, size_t n)
+{
+	exp_symbolise_fn fn = __atomic_load_n(&symbolise, __ATOMIC_ACQUIRE);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!t->batch[i].frames.len)
+			continue;
+		if (fn)
+			fn(&t->batch[i]);
+		t->batch[i].frames.len = 0;
+	}
+}
+
+/* Export batch[0..n) as coming from `res`; returns an enum exp_outcome. */
+static int export_batch_res(struct tctx *t, const struct exp_resource *res, size_t n)
 {
 	int out = EXP_OUT_EXPORTED, rc;
 
+	symbolise_batch(t, n);
 	switch (cfg->exporter) {
 	case EXP_EXPORTER_OTLP:
-		out = export_otlp(t, n);
+		out = export_otlp(t, res, n);
 		break;
 	case EXP_EXPORTER_CONSOLE:
 		rc = exp_console_export(2, t->batch, n);
 		out = rc ? EXP_OUT_DROPPED : EXP_OUT_EXPORTED;
 		break;
 	case EXP_EXPORTER_OTLP_FILE:
-		rc = export_file(t, n);
+		rc = export_file(t, res, n);
 		if (rc)
 			wt_log_once(warned_failed, WT_LOG_WARN, "otlp/stdout: cannot write %s: %s",
 			            cfg->file_path ? cfg->file_path : "stdout", strerror(-rc));
@@ -268,6 +289,29 @@ static void export_batch(struct tctx *t, size_t n)
 		__atomic_fetch_add(&n_exported, n, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_add(&n_dropped_failed, n, __ATOMIC_RELAXED);
+	return out;
+}
+
+static void export_batch(struct tctx *t, size_t n)
+{
+	export_batch_res(t, &t->res, n);
+}
+
+/* ---- crash spool files (spool.c) ------------------------------------------------------- */
+
+static int spool_export(void *arg, const struct exp_resource *res, size_t n)
+{
+	return export_batch_res(arg, res, n);
+}
+
+/* Export what crashed processes left in the spool directory, with their own Resource. Runs
+ * once, when the thread starts, before the first batch of this process. */
+static void export_spool(struct tctx *t)
+{
+	struct exp_spool_sink sink = {t->batch, batch_max, spool_export, t};
+
+	if (cfg->spool_dir && cfg->spool_dir[0] && cfg->exporter != EXP_EXPORTER_NONE)
+		exp_spool_import(cfg, &sink);
 }
 
 /* Tell flush waiters how far the thread got. */
@@ -371,6 +415,7 @@ static void *run(void *arg)
 	if (cfg->exporter != EXP_EXPORTER_CONSOLE && cfg->exporter != EXP_EXPORTER_NONE &&
 	    exp_resource_build(&t->res, cfg))
 		wt_warn("exporter: out of memory building the resource; exporting without it");
+	export_spool(t);
 	loop(t);
 	if (t->used_transport)
 		exp_transport_shutdown();
@@ -546,6 +591,23 @@ void exp_atfork_child(void)
 		live_ctx = NULL;
 	}
 	reset_state();
+}
+
+void exp_spool_startup(void)
+{
+	if (cfg && cfg->spool_dir && cfg->exporter != EXP_EXPORTER_NONE &&
+	    __atomic_load_n(&state, __ATOMIC_ACQUIRE) == ST_IDLE && exp_spool_pending(cfg))
+		start_thread();
+}
+
+int exp_crash_take_queued(struct exp_span *out)
+{
+	return exp_queue_pop(&q, out);
+}
+
+void exp_symbolise_set(exp_symbolise_fn fn)
+{
+	__atomic_store_n(&symbolise, fn, __ATOMIC_RELEASE);
 }
 
 void exp_stats_get(struct exp_stats *out)

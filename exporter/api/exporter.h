@@ -101,7 +101,7 @@ void exp_shutdown(void);
  * starts a fresh thread. Called from the atfork child handler (single-threaded context). */
 void exp_atfork_child(void);
 
-/* ---- crash spool (spool.c; docs/ARCHITECTURE.md "Crash forensics") ----------------------
+/* ---- crash spool (spool.c, spool_decode.c; the crash handler is agent/crash.c) ----------
  *
  * A process that dies of a fatal signal writes the spans it had in flight, and those still
  * queued, into one file in cfg->spool_dir: an OTLP ExportTraceServiceRequest in protobuf
