@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "conn.h"
+#include "curl_trace.h"
 #include "pool.h"
 #include "wt_clock.h"
 #include "wt_guard.h"
@@ -312,6 +313,12 @@ void agent_on_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct conn *c = s ? atomic_load(&s->ptr) : NULL;
 	if (c == NULL || c->role != WT_ROLE_UNKNOWN)
 		return;
+	/* curl_trace.c: libcurl connecting inside a transfer the curl hooks trace (keep-alive
+	 * reuse included, the connection is opened inside one): never traced twice. */
+	if (curl_trace_busy()) {
+		conn_give_up(c);
+		return;
+	}
 	set_role(c, WT_ROLE_CLIENT);
 	peer_from_sockaddr(&c->peer, addr, len);
 	c->bind_used = 0;

@@ -16,7 +16,11 @@
  * Fork: the child reseeds the id generator and forgets the parent's queue and exporter thread
  * (it never exports the parent's spans); the exporter restarts lazily.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -58,8 +62,9 @@ static void env_scan(void)
 	env_nkept = 0;
 	for (char **e = environ; e && *e && env_nkept < ENV_KEEP; e++) {
 		const char *v = *e;
-		if (strncmp(v, "OTEL_", 5) == 0 || strncmp(v, "WIRETRACE_", 10) == 0 ||
-		    strncmp(v, "XDG_RUNTIME_DIR=", 16) == 0)
+		if ((v[0] == 'O' && strncmp(v, "OTEL_", 5) == 0) ||
+		    (v[0] == 'W' && strncmp(v, "WIRETRACE_", 10) == 0) ||
+		    (v[0] == 'X' && strncmp(v, "XDG_RUNTIME_DIR=", 16) == 0))
 			env_kept[env_nkept++] = v;
 	}
 }
@@ -75,10 +80,15 @@ static const char *env(const char *name)
 	return NULL;
 }
 
+/* Initialisation is lazy: it runs when the program first creates or accepts a socket (the
+ * socket hooks call agent_init), not in the constructor, so a process that never opens a socket
+ * (`true`, `ls`, `sed` in a traced shell script) never parses the configuration. The one thing
+ * start-up checks is whether an earlier process left crash files in the spool directory: if so
+ * the agent initialises at once and exports them. */
 void agent_init(void)
 {
 	static _Atomic int once;
-	if (atomic_exchange(&once, 1))
+	if (atomic_load_explicit(&once, memory_order_relaxed) || atomic_exchange(&once, 1))
 		return;
 	int g = wt_guard_enter();
 	int saved = errno;
@@ -164,9 +174,66 @@ void agent_on_first_span(void)
 	atexit(exit_flush);
 }
 
+/* The default spool directory rule of config.c (load_spool), without parsing the rest. */
+static size_t cat(char *out, size_t o, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (o + n >= cap)
+		n = o < cap ? cap - 1 - o : 0;
+	memcpy(out + o, s, n);
+	out[o + n] = '\0';
+	return o + n;
+}
+
+static bool spool_has_files(void)
+{
+	char path[4096], num[16];
+	const char *dir = env("WIRETRACE_SPOOL_DIR");
+	const char *xdg = env("XDG_RUNTIME_DIR");
+	size_t o = 0;
+	if (dir && dir[0] == '/') {
+		o = cat(path, 0, sizeof(path), dir);
+	} else if (xdg && xdg[0] == '/') {
+		o = cat(path, 0, sizeof(path), xdg);
+		o = cat(path, o, sizeof(path), "/wiretrace/spool");
+	} else {
+		unsigned uid = (unsigned)getuid(), k = sizeof(num) - 1;
+		num[k] = '\0';
+		do
+			num[--k] = (char)('0' + uid % 10);
+		while ((uid /= 10) && k > 0);
+		o = cat(path, 0, sizeof(path), "/tmp/wiretrace-");
+		o = cat(path, o, sizeof(path), num + k);
+		o = cat(path, o, sizeof(path), "/spool");
+	}
+	/* Raw system calls, no opendir: a process that never allocates must not start malloc. */
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* the usual case: one system call */
+	bool found = false;
+	char buf[2048] __attribute__((aligned(8)));
+	long n;
+	while (!found && (n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n && !found;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			found = strncmp(e->d_name, "crash-", 6) == 0;
+			off += e->d_reclen;
+		}
+	}
+	syscall(SYS_close, fd);
+	return found;
+}
+
 __attribute__((constructor)) static void wt_constructor(void)
 {
-	agent_init();
+	int g = wt_guard_enter();
+	int saved = errno;
+	env_scan();
+	bool now = spool_has_files();
+	errno = saved;
+	wt_guard_leave(g);
+	if (now)
+		agent_init();
 }
 
 __attribute__((destructor)) static void wt_destructor(void)

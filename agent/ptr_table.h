@@ -15,8 +15,8 @@
  * and removals of other keys. A look-up may miss an entry whose insertion is in progress on
  * another thread (the value is published after the key): callers treat it as absent.
  *
- * Values are never NULL (NULL means "absent"). Async-signal-safe except the first call, which
- * maps the array (mmap).
+ * Values are never NULL (NULL means "absent"). Lock-free; the first call maps the array (mmap)
+ * and concurrent first callers wait for it, so the table is not for signal handlers.
  */
 #ifndef WT_PTR_TABLE_H
 #define WT_PTR_TABLE_H
@@ -37,7 +37,10 @@ struct wt_ptab {
 	_Atomic uint64_t refused; /* insertions refused: table full around the key's slot */
 };
 
-#define WT_PTAB_INIT(n, capacity) {.name = (n), .cap = (capacity)}
+#define WT_PTAB_INIT(n, capacity)                                                                  \
+	{                                                                                          \
+		.name = (n), .cap = (capacity)                                                     \
+	}
 
 /* Most slots examined from a key's home slot. */
 #define WT_PTAB_PROBE 64
@@ -51,5 +54,10 @@ void *ptab_get(struct wt_ptab *t, const void *key);
 
 /* Remove key and return its value, or NULL if absent. */
 void *ptab_take(struct wt_ptab *t, const void *key);
+
+/* fn(key, value, arg) for every entry, in table order. Only where nothing else runs (a fork
+ * child before it returns to the program): entries changing meanwhile may be missed or seen
+ * half-removed. */
+void ptab_each(struct wt_ptab *t, void (*fn)(const void *key, void *val, void *arg), void *arg);
 
 #endif

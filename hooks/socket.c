@@ -2,7 +2,8 @@
  * socket.c - interposers that create and connect sockets: socket, socketpair, connect, accept,
  * accept4, shutdown.
  *
- * These are not hot (once per connection). They tell the agent about every fd number they
+ * These are not hot (once per connection). The first socket() or accept() of the process also
+ * initialises the agent (lifecycle.c: initialisation is lazy). They tell the agent about every fd number they
  * create, so per-fd state is reset whenever a number is reused (STYLE.md: never rely on seeing
  * close). While the guard is set (the exporter's own sockets, or a hook inside a hook) the fd's
  * slot is only reset, never tracked: our own traffic is never traced.
@@ -28,6 +29,8 @@ WT_EXPORT int socket(int domain, int type, int protocol)
 		return fd;
 	int saved = errno;
 	int g = wt_guard_enter();
+	if (!g && atomic_load_explicit(&wt_agent_state, memory_order_relaxed) == 0)
+		agent_init(); /* lazy: the first socket of the process */
 	if (g || !agent_ready())
 		agent_on_fd_reset(fd);
 	else
@@ -76,6 +79,8 @@ static int after_accept(int fd, struct sockaddr *addr, socklen_t *alen)
 		return fd;
 	int saved = errno;
 	int g = wt_guard_enter();
+	if (!g && atomic_load_explicit(&wt_agent_state, memory_order_relaxed) == 0)
+		agent_init(); /* lazy: the first connection of the process */
 	if (g || !agent_ready())
 		agent_on_fd_reset(fd);
 	else

@@ -117,10 +117,10 @@ out:
 int main(int argc, char **argv)
 {
 	static const char *const mine[] = {"X-Test-A: 1", "Accept: text/x-test",
-					   "X-Test-B: two words", NULL};
+	                                   "X-Test-B: two words", NULL};
 	static const char *const own[] = {
-		"X-Test-A: own", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-		NULL};
+	    "X-Test-A: own", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	    NULL};
 	struct snap s1, s2;
 	if (argc != 2) {
 		fprintf(stderr, "usage: curl_headers BASE_URL\n");

@@ -3,11 +3,14 @@
  * threads, each thread with its own multi handle, for the end-to-end tests. No tracing code.
  *
  * Usage: curl_multi --base URL [--threads T] [--transfers N] [--rounds R] [--serve]
- *                   [--cacert PEM]
+ *                   [--api perform|socket] [--cacert PEM]
  *
  * Each thread runs R rounds; a round adds its N easy handles to the thread's multi handle at
- * once, drives them with curl_multi_perform + curl_multi_poll until all are done, reads every
- * CURLMSG_DONE with curl_multi_info_read and removes the handles. The easy handles are reused
+ * once, drives them until all are done, reads every CURLMSG_DONE with curl_multi_info_read and
+ * removes the handles. --api perform (the default) drives them with curl_multi_perform +
+ * curl_multi_poll; --api socket with curl_multi_socket_action and the socket and timer
+ * callbacks (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION) around poll(), as event-loop
+ * programs do. The easy handles are reused
  * from round to round (same handle, new URL). URLs: <base><prefix>/<round>/<i>.
  *
  * Without --serve the prefix is "/t<thread>". With --serve the program is also a server: it
@@ -23,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +39,7 @@
 #define MAX_N 64
 
 static const char *o_base, *o_cacert;
-static int o_threads = 2, o_transfers = 4, o_rounds = 1, o_serve;
+static int o_threads = 2, o_transfers = 4, o_rounds = 1, o_serve, o_socket_api;
 static int lfd = -1;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failures;
@@ -70,22 +74,95 @@ static int read_request(int fd, char *path, size_t cap)
 	return 0;
 }
 
-static int run_round(CURLM *m, CURL **h, int n, const char *prefix, int round)
+/* The sockets and the timer libcurl asks a socket-API program to watch (one per thread). */
+struct watch {
+	struct pollfd fds[2 * MAX_N];
+	int nfds;
+	long timeout_ms; /* -1: none */
+};
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	(void)e;
+	(void)sockp;
+	struct watch *w = userp;
+	int i = 0;
+	while (i < w->nfds && w->fds[i].fd != s)
+		i++;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < w->nfds)
+			w->fds[i] = w->fds[--w->nfds];
+		return 0;
+	}
+	if (i == w->nfds) {
+		if (w->nfds == 2 * MAX_N)
+			return -1;
+		w->nfds++;
+	}
+	w->fds[i].fd = s;
+	w->fds[i].events =
+	    (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	(void)m;
+	((struct watch *)userp)->timeout_ms = timeout_ms;
+	return 0;
+}
+
+static int drive_socket_api(CURLM *m, struct watch *w)
+{
+	int running = 0;
+	if (curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+		return -1;
+	while (running) {
+		int t = w->timeout_ms < 0 || w->timeout_ms > 1000 ? 1000 : (int)w->timeout_ms;
+		struct pollfd fds[2 * MAX_N];
+		int nfds = w->nfds;
+		memcpy(fds, w->fds, sizeof(fds[0]) * (size_t)nfds);
+		int r = poll(fds, (nfds_t)nfds, t);
+		if (r < 0)
+			return -1;
+		if (r == 0 &&
+		    curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+			return -1;
+		for (int i = 0; i < nfds && r > 0; i++) {
+			int ev = ((fds[i].revents & POLLIN) ? CURL_CSELECT_IN : 0) |
+			         ((fds[i].revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+			         ((fds[i].revents & (POLLERR | POLLHUP)) ? CURL_CSELECT_ERR : 0);
+			if (ev && curl_multi_socket_action(m, fds[i].fd, ev, &running) != CURLM_OK)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int drive_perform(CURLM *m)
+{
+	int running = 0;
+	do {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			return -1;
+		if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+			return -1;
+	} while (running);
+	return 0;
+}
+
+static int run_round(CURLM *m, struct watch *w, CURL **h, int n, const char *prefix, int round)
 {
 	char urls[MAX_N][512];
-	int bad = 0, running = 0;
+	int bad = 0;
 	for (int i = 0; i < n; i++) {
 		snprintf(urls[i], sizeof(urls[i]), "%s%s/%d/%d", o_base, prefix, round, i);
 		curl_easy_setopt(h[i], CURLOPT_URL, urls[i]);
 		if (curl_multi_add_handle(m, h[i]) != CURLM_OK)
 			bad++;
 	}
-	do {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			return n;
-		if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
-			return n;
-	} while (running);
+	if ((o_socket_api ? drive_socket_api(m, w) : drive_perform(m)) < 0)
+		return n;
 	CURLMsg *msg;
 	int left, done = 0;
 	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
@@ -122,6 +199,11 @@ static void *worker(void *arg)
 		}
 	}
 	CURLM *m = curl_multi_init();
+	struct watch w = {.timeout_ms = -1};
+	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &w);
+	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(m, CURLMOPT_TIMERDATA, &w);
 	CURL *h[MAX_N];
 	for (int i = 0; i < o_transfers; i++) {
 		h[i] = curl_easy_init();
@@ -132,15 +214,16 @@ static void *worker(void *arg)
 			curl_easy_setopt(h[i], CURLOPT_CAINFO, o_cacert);
 	}
 	for (int r = 0; r < o_rounds; r++)
-		bad += run_round(m, h, o_transfers, prefix, r);
+		bad += run_round(m, &w, h, o_transfers, prefix, r);
 	for (int i = 0; i < o_transfers; i++)
 		curl_easy_cleanup(h[i]);
 	curl_multi_cleanup(m);
 	if (cfd >= 0) {
 		char resp[256];
-		int n = snprintf(resp, sizeof(resp),
-				 "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n%s",
-				 bad ? "bad" : "ok\n");
+		int n =
+		    snprintf(resp, sizeof(resp),
+		             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n%s",
+		             bad ? "bad" : "ok\n");
 		if (write(cfd, resp, (size_t)n) != n)
 			bad++;
 	}
@@ -189,6 +272,8 @@ int main(int argc, char **argv)
 			o_rounds = atoi(v);
 		else if (!strcmp(a, "--cacert"))
 			o_cacert = v;
+		else if (!strcmp(a, "--api") && (!strcmp(v, "socket") || !strcmp(v, "perform")))
+			o_socket_api = !strcmp(v, "socket");
 		else {
 			fprintf(stderr, "unknown option %s\n", a);
 			return 2;
@@ -197,7 +282,7 @@ int main(int argc, char **argv)
 	if (o_base == NULL || o_threads < 1 || o_threads > 64 || o_transfers < 1 ||
 	    o_transfers > MAX_N || o_rounds < 1) {
 		fprintf(stderr, "usage: curl_multi --base URL [--threads T] [--transfers N] "
-				"[--rounds R] [--serve] [--cacert PEM]\n");
+		                "[--rounds R] [--serve] [--api perform|socket] [--cacert PEM]\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -49,14 +49,14 @@ static int (*p_SSL_shutdown)(struct ssl_st *);
 static void (*p_SSL_free)(struct ssl_st *);
 static void (*p_SSL_CTX_free)(struct ssl_ctx_st *);
 
-#define LOAD(name)                                                                 \
-	do {                                                                       \
-		void *p_ = dlsym(RTLD_DEFAULT, #name);                             \
-		if (p_ == NULL) {                                                  \
-			fprintf(stderr, "missing %s\n", #name);                    \
-			return -1;                                                 \
-		}                                                                  \
-		memcpy(&p_##name, &p_, sizeof(p_));                                \
+#define LOAD(name)                                                                                 \
+	do {                                                                                       \
+		void *p_ = dlsym(RTLD_DEFAULT, #name);                                             \
+		if (p_ == NULL) {                                                                  \
+			fprintf(stderr, "missing %s\n", #name);                                    \
+			return -1;                                                                 \
+		}                                                                                  \
+		memcpy(&p_##name, &p_, sizeof(p_));                                                \
 	} while (0)
 
 static int load(void)
@@ -98,12 +98,13 @@ static int wait_for(int fd, struct ssl_st *ssl, int ret)
 static char *build(size_t body, int own_tp, size_t *len)
 {
 	char head[512];
-	int n = snprintf(head, sizeof(head),
-			 "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n",
-			 own_tp ? "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
-				  "00f067aa0ba902b7-01\r\n"
-				: "",
-			 body);
+	int n =
+	    snprintf(head, sizeof(head),
+	             "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n",
+	             own_tp ? "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-"
+	                      "00f067aa0ba902b7-01\r\n"
+	                    : "",
+	             body);
 	char *b = malloc((size_t)n + body);
 	if (b == NULL)
 		return NULL;
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 	const char *dump = NULL;
 	if (argc < 3) {
 		fprintf(stderr, "usage: tls_client PORT BODY_BYTES [--ex] [--own-traceparent] "
-				"[--sndbuf N] [--dump PATH]\n");
+		                "[--sndbuf N] [--dump PATH]\n");
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {
@@ -145,8 +146,9 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)atoi(argv[1])),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		perror("connect");
