@@ -33,6 +33,17 @@ static inline bool agent_ready(void)
 	return atomic_load_explicit(&wt_agent_state, memory_order_relaxed) == 1;
 }
 
+/* For hooks that begin work outside any socket call (libcurl, OpenSSL): initialise the agent
+ * if the program has not created a socket yet (lifecycle.c: start-up is lazy). Not for hooks
+ * that may run in a signal handler. */
+void agent_init(void);
+static inline bool agent_ensure_ready(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&wt_agent_state, memory_order_relaxed) == 0, 0))
+		agent_init();
+	return agent_ready();
+}
+
 /* Is this fd one the agent must look at? The whole fast path of every I/O hook. */
 static inline struct ctx_fd_slot *agent_fd_tracked(int fd)
 {
