@@ -62,7 +62,7 @@ static struct curl_trace_lib lib;
 static const struct curl_trace_lib *lib_get(const void *caller)
 {
 	if (WT_UNLIKELY(__atomic_load_n(&lib.getinfo, __ATOMIC_ACQUIRE) == NULL)) {
-		void *s = hook_resolve_lib("curl_easy_setopt", (void *)curl_easy_setopt, caller);
+		void *s = hook_resolve_lib("curl_easy_setopt", NULL, caller);
 		void *g = hook_resolve_lib("curl_easy_getinfo", NULL, caller);
 		if (s == NULL || g == NULL)
 			return NULL;

@@ -5,6 +5,7 @@
  * read, mmap of nothing new: RTLD_NOLOAD maps nothing) passes straight through our hooks.
  */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "libsym.h"
@@ -36,32 +37,52 @@ static void *from_caller(const char *name, const void *caller)
 	return p;
 }
 
+/* Is p one of our own definitions? Decided by the object it lies in, not by comparing with the
+ * hook's own address: taking the address of an exported function costs the dynamic linker a
+ * symbol look-up at every process start (one per hook). */
+static bool is_ours(const void *p)
+{
+	static const void *our_base;
+	Dl_info a;
+	if (p == NULL)
+		return false;
+	if (our_base == NULL) {
+		Dl_info me;
+		if (dladdr((const void *)is_ours, &me) == 0)
+			return false;
+		our_base = me.dli_fbase;
+	}
+	return dladdr(p, &a) != 0 && a.dli_fbase == our_base;
+}
+
 void *hook_resolve_lib(const char *name, void *self, const void *caller)
 {
+	(void)self;
 	int saved = errno;
 	int g = wt_guard_enter();
 	void *p = dlsym(RTLD_NEXT, name);
-	if (p == NULL || p == self)
+	if (p == NULL || is_ours(p))
 		p = from_caller(name, caller);
-	trace_origin("real", name, p == self ? NULL : p);
+	if (is_ours(p))
+		p = NULL;
+	trace_origin("real", name, p);
 	wt_guard_leave(g);
 	errno = saved;
-	if (p == self)
-		return NULL;
 	return p;
 }
 
 void *hook_resolve_own(const char *name, void *self, const void *caller)
 {
+	(void)self;
 	int saved = errno;
 	int g = wt_guard_enter();
 	void *p = from_caller(name, caller);
-	if (p == NULL || p == self)
+	if (p == NULL || is_ours(p))
 		p = dlsym(RTLD_NEXT, name);
-	trace_origin("the agent's own", name, p == self ? NULL : p);
+	if (is_ours(p))
+		p = NULL;
+	trace_origin("the agent's own", name, p);
 	wt_guard_leave(g);
 	errno = saved;
-	if (p == self)
-		return NULL;
 	return p;
 }

@@ -30,7 +30,8 @@
 #include "real.h"
 
 /* dlsym(RTLD_NEXT, name), else `name` as seen from the object containing `caller`; NULL if
- * neither works or the result is our own definition `self`. */
+ * neither works or the result is one of our own definitions (decided by the object the address
+ * lies in; `self` is unused: pass NULL). */
 void *hook_resolve_lib(const char *name, void *self, const void *caller);
 
 /* The other order: `name` as seen from the caller's object, else dlsym(RTLD_NEXT). */
@@ -46,7 +47,7 @@ void *hook_resolve_own(const char *name, void *self, const void *caller);
 	     ? real_##name                                                                         \
 	     : (__atomic_store_n(&real_##name,                                                     \
 	                         (__typeof__(real_##name))hook_resolve_lib(                        \
-	                             #name, (void *)name, __builtin_return_address(0)),            \
+	                             #name, NULL, __builtin_return_address(0)),                             \
 	                         __ATOMIC_RELAXED),                                                \
 	        real_##name))
 
@@ -57,7 +58,7 @@ void *hook_resolve_own(const char *name, void *self, const void *caller);
 	     ? own_##name                                                                          \
 	     : (__atomic_store_n(&own_##name,                                                      \
 	                         (__typeof__(own_##name))hook_resolve_own(                         \
-	                             #name, (void *)name, __builtin_return_address(0)),            \
+	                             #name, NULL, __builtin_return_address(0)),                             \
 	                         __ATOMIC_RELAXED),                                                \
 	        own_##name))
 
