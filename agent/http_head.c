@@ -9,10 +9,12 @@
  * Content-Length and Transfer-Encoding logic, which live here, so every head the parser accepts
  * parses here with the same framing; the fuzz target checks exactly that.
  *
- * Design: one pass over the lines, no copies. Names are compared case-insensitively with an
- * ASCII-only compare (strcasecmp depends on the locale and is not async-signal-safe). Values are
- * slices into the buffer with optional whitespace trimmed (RFC 9110 5.5). The framing rules
- * take one byte at a time so that a value split across reads needs no buffer.
+ * Design: one pass over the lines, no copies. A common field line is checked at once by
+ * http_vk_line() (http_scan.h), any other by the general scanners. A name is looked up by its
+ * first letter and length, then compared case-insensitively 8 bytes at a time (fold_eq(): an
+ * ASCII-only compare; strcasecmp depends on the locale and is not async-signal-safe). Values
+ * are slices into the buffer with optional whitespace trimmed (RFC 9110 5.5). The framing
+ * rules take one byte at a time so that a value split across reads needs no buffer.
  *
  * Invariants: every slice lies inside [buf, buf + len); nothing is read outside it.
  * Thread/signal safety: pure functions of their arguments and const tables; async-signal-safe.
@@ -252,15 +254,40 @@ static int status_line(const struct line *l, struct http_head *h)
 	return 0;
 }
 
-/* s[0..len) equals the lowercase literal lit of the same length, ignoring ASCII case. */
-static inline bool ieq_n(const char *s, const char *lit, size_t len)
+static inline uint64_t ld8(const char *s)
+{
+	uint64_t x;
+
+	memcpy(&x, s, 8);
+	return x;
+}
+
+static inline uint32_t ld4(const char *s)
+{
+	uint32_t x;
+
+	memcpy(&x, s, 4);
+	return x;
+}
+
+/*
+ * s[0..n) equals the literal lit (n bytes, 4 <= n, of lowercase letters, digits and '-'),
+ * ignoring ASCII case, for an s that holds no control character (a name, or a value that has
+ * been checked): 8 (or 4) bytes at a time with 0x20 OR-ed into each, the last word overlapping.
+ * Exact there: OR-ing 0x20 maps onto a lowercase letter only that letter in either case, and
+ * onto '-' or a digit only it or a control character.
+ */
+static inline bool fold_eq(const char *s, const char *lit, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		if (lc((unsigned char)s[i]) != (unsigned char)lit[i])
+	if (n < 8)
+		return (ld4(s) | 0x20202020u) == ld4(lit) &&
+		       (ld4(s + n - 4) | 0x20202020u) == ld4(lit + n - 4);
+	for (i = 0; i + 8 < n; i += 8)
+		if ((ld8(s + i) | 0x2020202020202020ull) != ld8(lit + i))
 			return false;
-	return true;
+	return (ld8(s + n - 8) | 0x2020202020202020ull) == ld8(lit + n - 8);
 }
 
 /* Which field a name is; HTTP_F_COUNT for tracestate, -1 for one we do not keep. The length
@@ -268,7 +295,7 @@ static inline bool ieq_n(const char *s, const char *lit, size_t len)
 #define F_TRACESTATE HTTP_F_COUNT
 static int field_of(const char *n, size_t len)
 {
-#define IS(lit) (len == sizeof(lit) - 1 && ieq_n(n, lit, len))
+#define IS(lit) (len == sizeof(lit) - 1 && fold_eq(n, lit, len))
 	switch (lc((unsigned char)n[0])) {
 	case 'c':
 		return IS("content-length")	 ? HTTP_F_CONTENT_LENGTH
@@ -311,11 +338,11 @@ static void connection_tokens(const struct http_str *v, struct http_head *h)
 		e = i;
 		while (e > b && (v->ptr[e - 1] == ' ' || v->ptr[e - 1] == '\t'))
 			e--;
-		if (http_str_ieq(v->ptr + b, e - b, "close"))
+		if (e - b == 5 && fold_eq(v->ptr + b, "close", 5))
 			h->flags |= HTTP_HF_CONN_CLOSE;
-		else if (http_str_ieq(v->ptr + b, e - b, "keep-alive"))
+		else if (e - b == 10 && fold_eq(v->ptr + b, "keep-alive", 10))
 			h->flags |= HTTP_HF_CONN_KEEPALIVE;
-		else if (http_str_ieq(v->ptr + b, e - b, "upgrade"))
+		else if (e - b == 7 && fold_eq(v->ptr + b, "upgrade", 7))
 			h->flags |= HTTP_HF_CONN_UPGRADE;
 	}
 }
@@ -335,24 +362,33 @@ static void store(struct http_head *h, int f, const struct http_str *v)
 		h->field[f] = *v;
 	if (f == HTTP_F_CONNECTION)
 		connection_tokens(v, h);
-	else if (f == HTTP_F_EXPECT && http_str_ieq(v->ptr, v->len, "100-continue"))
+	else if (f == HTTP_F_EXPECT && v->len == 12 && fold_eq(v->ptr, "100-continue", 12))
 		h->flags |= HTTP_HF_EXPECT_CONTINUE;
 }
 
 /* The field line at *pos: name, colon, value, up to and past its CRLF or LF (or the end). */
 static int header_line(const char *buf, size_t len, size_t *pos, struct http_head *h,
-		       struct http_cl *cl, struct http_te *te)
+		       struct http_cl *cl, struct http_te *te, const struct http_vk *k)
 {
 	const unsigned char *u = (const unsigned char *)buf;
-	size_t n, b, e, i;
+	size_t n = 0, b, e = 0, i;
 	struct http_str v;
 	int f;
 
-	n = http_token_end(u, *pos, len);
-	if (n == *pos || n >= len || u[n] != ':')
-		return -EINVAL;
+#ifdef __SSE2__
+	/* the common line at once (http_scan.h); anything else the general way */
+	if (len >= 32 && len - *pos >= 16)
+		e = http_vk_line(k, u, *pos, len, &n);
+#else
+	(void)k;
+#endif
+	if (!e) {
+		n = http_token_end(u, *pos, len);
+		if (n == *pos || n >= len || u[n] != ':')
+			return -EINVAL;
+		e = http_scan(u, n + 1, len, HTTP_C_VALUE);
+	}
 	b = n + 1;
-	e = http_scan(u, b, len, HTTP_C_VALUE);
 	if (e < len && u[e] == '\n')
 		i = e + 1;
 	else if (len - e >= 2 && u[e] == '\r' && u[e + 1] == '\n')
@@ -388,10 +424,12 @@ int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out)
 {
 	struct http_cl cl = { 0 };
 	struct http_te te = { 0 };
+	struct http_vk k;
 	struct line l;
 	size_t pos = 0;
 	int rc;
 
+	http_vk_init(&k);
 	memset(out, 0, sizeof(*out));
 	out->dir = dir;
 	out->content_length = -1;
@@ -405,7 +443,7 @@ int http_head_parse(const char *buf, size_t len, int dir, struct http_head *out)
 			next_line(buf, len, &pos, &l); /* obs-fold (see http_head.h): skipped */
 			continue;
 		}
-		rc = header_line(buf, len, &pos, out, &cl, &te);
+		rc = header_line(buf, len, &pos, out, &cl, &te, &k);
 		if (rc < 0)
 			return rc;
 	}

@@ -1,6 +1,5 @@
 /*
- * http_head_stream.c - the syntax of HTTP/1.x heads, checked incrementally as they stream by,
- * and the byte scanners every part of the parser uses.
+ * http_head_stream.c - the syntax of HTTP/1.x heads, checked incrementally as they stream by.
  *
  * http_parser.c drives http_head_run() over the head bytes of each chunk; the state lives in
  * struct http_parser, so a head may arrive in any split. The machine checks the request-line
@@ -10,11 +9,12 @@
  * (method HEAD/CONNECT, status, Content-Length and Transfer-Encoding through the rules of
  * http_head.c) and reports the blank line without consuming it.
  *
- * Cost: the common case is fast and the rare one exact. Whole field lines inside the chunk go
- * through fast_lines(), which checks a line with two vector scans; anything unusual in a line,
- * or a line cut by the chunk's end, is left to the byte-level states, which decide exactly as
- * they would have without the fast path (the unit tests replay every case at every split to
- * hold the two paths equal, the fuzz target compares random splits with the whole).
+ * Cost: the common case is fast and the rare one exact. At the start of each line, whole lines
+ * inside the chunk go through http_head_fast() (http_head_fast.c), which checks them with
+ * vector scans; anything unusual in a line, or a line cut by the chunk's end, is left to the
+ * byte-level states here, which decide exactly as they would have without the fast path (the
+ * unit tests replay every case at every split to hold the two paths equal, the fuzz target
+ * compares random splits with the whole).
  *
  * Thread/signal safety: pure functions of their arguments (the parser struct) and const
  * tables; async-signal-safe.
@@ -165,140 +165,11 @@ static int line_term(struct http_parser *p, unsigned char c, size_t *pos, int re
 	return -reason;
 }
 
-/* CRLF or LF at d[q]: the position after it, or 0 if the line does not end there. */
-static inline size_t eol_after(const unsigned char *d, size_t q, size_t end)
-{
-	if (q < end && d[q] == '\n')
-		return q + 1;
-	if (end - q >= 2 && d[q] == '\r' && d[q + 1] == '\n')
-		return q + 2;
-	return 0;
-}
-
-/* A framing header's value met on the fast path: interpreted on copies of the state, which are
- * committed only if the value is valid; an invalid one is left to the byte machine, which gives
- * up at the very offset it would have anyway. */
-static int fast_framing(struct http_parser *p, int hdr, const unsigned char *v, size_t n)
-{
-	struct http_cl cl = p->cl;
-	struct http_te te = p->te;
-	size_t i;
-
-	if (hdr == HTTP_HDR_CL) {
-		for (i = 0; i < n; i++)
-			http_cl_byte(&cl, v[i]);
-		http_cl_line_end(&cl);
-		if (cl.bad)
-			return -1;
-		p->cl = cl;
-	} else {
-		for (i = 0; i < n; i++)
-			http_te_byte(&te, v[i]);
-		http_te_line_end(&te);
-		p->te = te;
-	}
-	return 0;
-}
-
-/*
- * Fast path for the common case, field lines that lie whole in the chunk: a token name, a colon,
- * a value of field-vchars, CRLF or LF. Accepts as many such lines as follow each other and
- * returns the position after the last one; a line with anything else (a fold, a bad byte, an
- * invalid Content-Length, the chunk ending mid-line) is left to the byte machine, which then
- * decides exactly as it would have without this path.
- */
-static size_t fast_lines(struct http_parser *p, const unsigned char *d, size_t pos, size_t end)
-{
-	size_t q, v, ve;
-	int hdr;
-
-	while (pos < end && is_tchar(d[pos])) {
-		q = http_token_end(d, pos + 1, end);
-		if (q >= end || d[q] != ':')
-			break;
-		hdr = HTTP_HDR_NONE;
-		if (q - pos == 14 && http_str_ieq((const char *)d + pos, 14, "content-length"))
-			hdr = HTTP_HDR_CL;
-		else if (q - pos == 17 &&
-			 http_str_ieq((const char *)d + pos, 17, "transfer-encoding"))
-			hdr = HTTP_HDR_TE;
-		v = q + 1;
-		ve = http_scan(d, v, end, HTTP_C_VALUE);
-		q = eol_after(d, ve, end);
-		if (!q)
-			break;
-		if (hdr != HTTP_HDR_NONE && fast_framing(p, hdr, d + v, ve - v) < 0)
-			break;
-		p->last_hdr = (uint8_t)hdr;
-		pos = q;
-	}
-	return pos;
-}
-
-/* Fast path for a whole request-line in the chunk; same state as the byte machine leaves, or
- * no progress (pos) for anything it would treat otherwise. */
-static size_t fast_request_line(struct http_parser *p, const unsigned char *d, size_t pos,
-				size_t end)
-{
-	size_t m = http_token_end(d, pos, end), t, q, i;
-
-	if (m == pos || m - pos > HTTP_METHOD_MAX || m >= end || d[m] != ' ')
-		return pos;
-	t = http_scan(d, m + 1, end, HTTP_C_TARGET);
-	if (t == m + 1 || end - t < 10 || d[t] != ' ' || memcmp(d + t + 1, "HTTP/1.", 7) != 0 ||
-	    d[t + 8] < '0' || d[t + 8] > '9')
-		return pos;
-	q = eol_after(d, t + 9, end);
-	if (!q)
-		return pos;
-	for (i = pos; i < m && i < pos + 8; i++)
-		p->word = p->word << 8 | d[i];
-	p->cnt = (uint16_t)(m - pos);
-	if (method_end(p) < 0) {
-		p->word = 0; /* PRI: the byte machine reports it at its own offset */
-		p->cnt = 0;
-		return pos;
-	}
-	p->minor = (uint8_t)(d[t + 8] - '0');
-	p->hdr = HTTP_HDR_START;
-	line_end(p);
-	return q;
-}
-
-/* Fast path for a whole status-line in the chunk, as fast_request_line(). */
-static size_t fast_status_line(struct http_parser *p, const unsigned char *d, size_t pos,
-			       size_t end)
-{
-	const unsigned char *s = d + pos;
-	size_t q;
-
-	if (end - pos < 13 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' || s[7] > '9' ||
-	    s[8] != ' ' || s[9] < '1' || s[9] > '9' || s[10] < '0' || s[10] > '9' || s[11] < '0' ||
-	    s[11] > '9')
-		return pos;
-	q = pos + 12;
-	if (d[q] == ' ')
-		q = http_scan(d, q + 1, end, HTTP_C_VALUE);
-	q = eol_after(d, q, end);
-	if (!q)
-		return pos;
-	p->minor = (uint8_t)(s[7] - '0');
-	p->status = (uint16_t)((s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0'));
-	p->hdr = HTTP_HDR_START;
-	line_end(p);
-	return q;
-}
-
-/* S_METHOD: the whole request-line at once, or one byte of the method. */
-static int method_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
+/* S_METHOD: one byte of the method. */
+static int method_step(struct http_parser *p, const unsigned char *d, size_t *pos)
 {
 	unsigned char c = d[*pos];
-	size_t q;
 
-	if (p->cnt == 0 && (q = fast_request_line(p, d, *pos, end)) != *pos) {
-		*pos = q;
-		return 0;
-	}
 	if (is_tchar(c)) {
 		if (++p->cnt > HTTP_METHOD_MAX)
 			return -(p->nmsg > 1 ? HTTP_R_START_LINE : HTTP_R_BINARY);
@@ -335,18 +206,12 @@ static int target_step(struct http_parser *p, const unsigned char *d, size_t *po
 	return -(c == '\r' || c == '\n' ? HTTP_R_HTTP09 : HTTP_R_START_LINE);
 }
 
-/* S_RQ_VERSION / S_RS_VERSION: a whole status-line or version at once, or one byte. */
+/* S_RQ_VERSION / S_RS_VERSION: the whole version at once, or one byte. */
 static int version_step(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end)
 {
 	int next = p->state == HTTP_S_RQ_VERSION ? HTTP_S_EOL : HTTP_S_STATUS;
-	size_t q;
 	int rc;
 
-	if (p->cnt == 0 && next == HTTP_S_STATUS &&
-	    (q = fast_status_line(p, d, *pos, end)) != *pos) {
-		*pos = q;
-		return 0;
-	}
 	if (p->cnt == 0 && end - *pos >= 8 && memcmp(d + *pos, "HTTP/1.", 7) == 0 &&
 	    d[*pos + 7] >= '0' && d[*pos + 7] <= '9') {
 		/* the whole version at once: same outcome as eight version_byte() calls */
@@ -386,7 +251,7 @@ static int line_step(struct http_parser *p, const unsigned char *d, size_t *pos,
 
 	if (c == '\r' || c == '\n')
 		return HTTP_STEP_BLANK;
-	if (is_tchar(c) && (q = fast_lines(p, d, *pos, end)) != *pos) {
+	if (is_tchar(c) && (q = http_head_fast(p, d, *pos, end)) != *pos) {
 		*pos = q;
 		return 0;
 	}
@@ -404,7 +269,7 @@ static inline int step(struct http_parser *p, const unsigned char *d, size_t *po
 
 	switch (p->state) {
 	case HTTP_S_METHOD:
-		return method_step(p, d, pos, end);
+		return method_step(p, d, pos);
 	case HTTP_S_TARGET0:
 	case HTTP_S_TARGET:
 		return target_step(p, d, pos, end);

@@ -7,12 +7,18 @@
  * fuzz target compares random splits with the whole.
  *
  * This file drives the messages: between messages, heads (whose syntax lives in
- * http_head_stream.c, http_head_run()), the blank line, bodies and chunked coding. Head bytes
- * are copied into the caller's buffer in runs, not byte by byte, each run bounded by the
- * buffer's room so that TOO_LARGE falls on an exact byte. Content-Length and
- * Transfer-Encoding are interpreted as they stream by (rules in http_head.c), so framing needs
- * no buffer: a head over the cap, or one the caller chose not to capture, is still delimited
- * exactly. Bodies cost O(1) per chunk (Content-Length, chunk data) or nothing (until EOF).
+ * http_head_fast.c, whole lines at once, and http_head_stream.c, the byte machine), the blank
+ * line, bodies and chunked coding. Head bytes are copied into the caller's buffer in runs, not
+ * byte by byte, each run bounded by the buffer's room so that TOO_LARGE falls on an exact
+ * byte. Content-Length and Transfer-Encoding are interpreted as they stream by (rules in
+ * http_head.c), so framing needs no buffer: a head over the cap, or one the caller chose not
+ * to capture, is still delimited exactly, by the same rules. Bodies cost O(1) per chunk
+ * (Content-Length, chunk data) or nothing (until EOF).
+ *
+ * Cost: a tracked message costs three calls at least (NEED_BUFFER, HEAD_END, then the blank
+ * line), so http_parser_feed() answers the first and the last of them before entering the
+ * general loop, and the per-message state is one contiguous block that msg_reset() zeroes at
+ * once. bench/parser counts the instructions per head.
  *
  * Give-up policy: whenever the framing is ambiguous (conflicting Content-Length, a request
  * Transfer-Encoding that does not end in chunked, obs-fold on a framing header, bare CR, chunk
@@ -31,6 +37,7 @@
 #include "http_scan.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Largest chunk size accepted: 2^60 - 1 (15 hex digits); beyond is an overflow attempt. */
@@ -51,24 +58,10 @@ static void ev_clear(struct http_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-/* Per-message state back to "between messages". */
+/* Per-message state back to "between messages" (HTTP_S_IDLE is 0): one block of stores. */
 static void msg_reset(struct http_parser *p)
 {
-	memset(&p->cl, 0, sizeof(p->cl));
-	memset(&p->te, 0, sizeof(p->te));
-	p->head_len = 0;
-	p->left = 0;
-	p->word = 0;
-	p->status = 0;
-	p->cnt = 0;
-	p->hdr = HTTP_HDR_NONE;
-	p->last_hdr = HTTP_HDR_NONE;
-	p->minor = 0;
-	p->body = HTTP_BODY_NONE;
-	p->mflags = 0;
-	p->asked = 0;
-	p->blank = 0;
-	p->state = HTTP_S_IDLE;
+	memset(&p->head_len, 0, sizeof(*p) - offsetof(struct http_parser, head_len));
 }
 
 void http_parser_init(struct http_parser *p, int dir)
@@ -202,6 +195,12 @@ static size_t run_head(struct http_parser *p, const unsigned char *d, size_t pos
 	/* The buffer's room bounds how far this run may go; what lies beyond is TOO_LARGE. */
 	if (p->buf && p->cap - p->head_len < len - pos)
 		end = pos + (p->cap - p->head_len);
+	/* Whole lines first (http_head_fast.c); the byte machine takes over where they stop. */
+	pos = http_head_fast(p, d, pos, end);
+	if (pos < end && p->state == HTTP_S_LINE && (d[pos] == '\r' || d[pos] == '\n')) {
+		capture(p, d + start, pos - start);
+		return head_end(p, ev, pos);
+	}
 	while (pos < end) {
 		rc = http_head_run(p, d, &pos, end);
 		if (rc == HTTP_STEP_FOLD) {
@@ -430,18 +429,10 @@ static size_t body_step(struct http_parser *p, const unsigned char *d, size_t po
 	}
 }
 
-size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
+/* The general case: steps until an event or the end of the chunk, from pos. */
+static size_t feed_from(struct http_parser *p, const unsigned char *d, size_t pos, size_t len,
 			struct http_event *ev)
 {
-	const unsigned char *d = (const unsigned char *)data;
-	size_t pos = 0;
-
-	ev_clear(ev);
-	if (p->state == HTTP_S_DEAD) {
-		ev->type = HTTP_EV_NOT_HTTP;
-		ev->reason = p->reason;
-		return len;
-	}
 	while (pos < len && ev->type == HTTP_EV_NONE) {
 		if (p->state == HTTP_S_IDLE)
 			pos = idle(p, d, pos, len, ev);
@@ -451,6 +442,42 @@ size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
 			pos = body_step(p, d, pos, len, ev);
 	}
 	return ev->type == HTTP_EV_NOT_HTTP ? len : pos;
+}
+
+size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
+			struct http_event *ev)
+{
+	const unsigned char *d = (const unsigned char *)data;
+
+	ev_clear(ev);
+	if (p->state == HTTP_S_DEAD) {
+		ev->type = HTTP_EV_NOT_HTTP;
+		ev->reason = p->reason;
+		return len;
+	}
+	if (len == 0)
+		return 0;
+	switch (p->state) {
+	case HTTP_S_IDLE:
+		/* The common first call of a head: it starts right here and wants a buffer. */
+		if (!p->buf && !p->asked &&
+		    (p->dir == HTTP_DIR_REQUEST ? is_tchar(d[0]) : d[0] == 'H')) {
+			p->asked = 1;
+			ev->type = HTTP_EV_NEED_BUFFER;
+			return 0;
+		}
+		break;
+	case HTTP_S_BLANK:
+		/* The common call after HEAD_END: the CRLF ending the head, at once. */
+		if (len >= 2 && d[0] == '\r' && d[1] == '\n') {
+			body_start(p, ev, 2);
+			if (ev->type != HTTP_EV_NONE || len == 2)
+				return 2;
+			return feed_from(p, d, 2, len, ev);
+		}
+		break;
+	}
+	return feed_from(p, d, 0, len, ev);
 }
 
 int http_parser_attach_buffer(struct http_parser *p, char *buf, size_t cap)

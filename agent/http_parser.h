@@ -161,29 +161,30 @@ struct http_event {
 							* (RFC 9110 9.3.2) */
 #define HTTP_RESP_TO_CONNECT HTTP_EVF_METHOD_CONNECT /* a 2xx opens a tunnel (RFC 9110 9.3.6) */
 
-/* All fields private; embed it, initialise with http_parser_init(). ~80 bytes. */
+/* All fields private; embed it, initialise with http_parser_init(). 80 bytes. */
 struct http_parser {
 	char *buf;          /* borrowed head buffer, NULL when none */
 	uint32_t cap;       /* its capacity */
+	uint8_t dir;
+	uint8_t expect;     /* HTTP_RESP_* for the next final response */
+	uint8_t reason;     /* enum http_reason once dead */
+	uint8_t nmsg;       /* messages begun, saturating at 255 */
+	/* Per-message state from here to the end: zeroed as one block between messages. */
 	uint32_t head_len;  /* bytes of the current head captured so far (<= cap) */
+	uint16_t status;
+	uint16_t cnt;       /* position inside the current token */
 	uint64_t left;      /* body or chunk bytes still to come */
 	uint64_t word;      /* the method's first 8 bytes, for HEAD/CONNECT/PRI */
 	struct http_cl cl;
 	struct http_te te;
-	uint16_t status;
-	uint16_t cnt;       /* position inside the current token */
 	uint8_t state;      /* enum http_pstate */
-	uint8_t dir;
 	uint8_t hdr;        /* framing header on the current line */
 	uint8_t last_hdr;   /* framing header on the previous line (obs-fold) */
 	uint8_t minor;
 	uint8_t body;       /* enum http_body of the current message */
 	uint8_t mflags;     /* per-message HTTP_EVF_* collected so far */
-	uint8_t expect;     /* HTTP_RESP_* for the next final response */
 	uint8_t asked;      /* NEED_BUFFER already reported for this head */
-	uint8_t reason;     /* enum http_reason once dead */
 	uint8_t blank;      /* empty-line bytes skipped before this message */
-	uint8_t nmsg;       /* messages begun, saturating at 255 */
 };
 
 /* dir: enum http_dir. Also the way to reset a parser (fd reuse); any buffer is forgotten. */
@@ -278,5 +279,10 @@ enum { HTTP_HDR_NONE = 0, HTTP_HDR_CL, HTTP_HDR_TE, HTTP_HDR_START };
 
 /* Run the incremental head syntax over d[*pos..end), advancing *pos, until end or a result. */
 int http_head_run(struct http_parser *p, const unsigned char *d, size_t *pos, size_t end);
+
+/* http_head_fast.c: at the start of a line (state S_METHOD or S_RS_VERSION with cnt 0, or
+ * S_LINE), take as many whole, well-formed lines of d[pos..end) as follow each other, leaving
+ * the state the byte machine would have; returns the new position (pos if none). */
+size_t http_head_fast(struct http_parser *p, const unsigned char *d, size_t pos, size_t end);
 
 #endif

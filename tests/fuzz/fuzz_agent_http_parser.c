@@ -14,6 +14,14 @@
  * input up to the blank line (folds turned into spaces) and accepted by http_head_parse() with
  * the same framing. A copy of the parser is also poked with http_parser_skip_body(), and the
  * raw input goes through http_head_parse() too (no crash, slices inside the input).
+ *
+ * Captured and uncaptured: the stream is parsed once more as one chunk with the buffer lending
+ * flipped (no buffer where the configuration lends one, and the reverse). Capturing must not
+ * change framing: the events must be the same at the same offsets, TOO_LARGE (which only a
+ * captured run reports) left out, HTTP_EVF_TRUNCATED and the head itself ignored. This holds
+ * whether or not the runs give up, since the parser applies one set of syntax rules in both
+ * modes; the one chunk also sends every line it can through the whole-line fast path
+ * (http_head_fast.c) while the byte-at-a-time run never takes it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +50,7 @@ struct run {
 	int truncated_log; /* more events than MAXREC: comparison skipped */
 };
 
-static struct run runs[3];
+static struct run runs[4];
 static char headbuf[HTTP_HEAD_MAX + GUARD];
 
 #define CHECK(c)                                                                             \
@@ -270,6 +278,32 @@ static void raw_head(const struct cfg *c, const uint8_t *in, size_t len)
 	CHECK(h.content_length >= -1);
 }
 
+/* Same framing with and without a buffer: see the top comment. */
+static void same_framing(const struct run *a, const struct run *b)
+{
+	const unsigned mask = ~(unsigned)HTTP_EVF_TRUNCATED;
+	const struct rec *x, *y;
+	size_t i = 0, j = 0;
+
+	if (a->truncated_log || b->truncated_log)
+		return;
+	for (;;) {
+		while (i < a->n && a->r[i].type == HTTP_EV_TOO_LARGE)
+			i++;
+		while (j < b->n && b->r[j].type == HTTP_EV_TOO_LARGE)
+			j++;
+		if (i == a->n || j == b->n)
+			break;
+		x = &a->r[i++];
+		y = &b->r[j++];
+		CHECK(x->type == y->type && x->off == y->off);
+		CHECK((x->flags & mask) == (y->flags & mask));
+		CHECK(x->status == y->status && x->body == y->body && x->reason == y->reason);
+		CHECK(x->minor == y->minor && x->cl == y->cl);
+	}
+	CHECK(i == a->n && j == b->n);
+}
+
 static void same(const struct run *a, const struct run *b)
 {
 	if (a->truncated_log || b->truncated_log)
@@ -280,7 +314,7 @@ static void same(const struct run *a, const struct run *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cfg c;
+	struct cfg c, flipped;
 
 	if (size < 2)
 		return 0;
@@ -297,6 +331,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	replay(&c, data, size, 0, &runs[0]);
 	replay(&c, data, size, 1, &runs[1]);
 	same(&runs[0], &runs[1]);
+	flipped = c;
+	flipped.nobuf = !c.nobuf;
+	replay(&flipped, data, size, 0, &runs[3]);
+	same_framing(&runs[0], &runs[3]);
 	if (size <= 4096) {
 		replay(&c, data, size, 2, &runs[2]);
 		same(&runs[0], &runs[2]);
