@@ -103,6 +103,8 @@ class Viewer:
     """scripts/wiretrace-view on a free port; stop() sends SIGTERM and returns its stdout."""
 
     def __init__(self, *args):
+        if "--spool" not in args:
+            args = args + ("--no-spool",)  # never touch this machine's real spool directory
         self.p = subprocess.Popen([sys.executable, VIEW, "--port", "0"] + list(args),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.p.stderr.readline()
@@ -433,6 +435,31 @@ class CliTest(unittest.TestCase):
         out, err = v.p.communicate(timeout=20)
         self.assertEqual(v.p.returncode, 0)
         self.assertEqual(list(waterfalls(out)), ["99" * 16])
+
+
+class SpoolTest(unittest.TestCase):
+    """Crash files a traced program left in the spool directory are imported like OTLP
+    requests: finished files (crash-*.otlp) are taken and removed, a damaged one is moved aside
+    as .bad and reported, files still being written (.tmp) and others are left alone."""
+
+    def test_crash_files_imported(self):
+        with tempfile.TemporaryDirectory(prefix="wtspool.") as d:
+            with open(os.path.join(d, "crash-0123456789abcdef-1-42.otlp"), "wb") as f:
+                f.write(read_recorded("shop_two_orders.pb"))
+            with open(os.path.join(d, "crash-0123456789abcdef-2-43.otlp"), "wb") as f:
+                f.write(b"\x0a\xff\xff\xff")  # a length that runs past the end
+            for keep in (".crash-0123456789abcdef-3-44.tmp", "notes.txt"):
+                with open(os.path.join(d, keep), "wb") as f:
+                    f.write(b"x")
+            v = Viewer("--spool", d, "--quiet-after", "0.2", "--exit-after-traces", "2")
+            out, err = v.p.communicate(timeout=30)
+            self.assertEqual(v.p.returncode, 0, err)
+            self.assertEqual(len(waterfalls(out)), 2, out)
+            self.assertIn("imported 1 crash file(s)", err)
+            self.assertIn("damaged crash file crash-0123456789abcdef-2-43.otlp", err)
+            self.assertEqual(sorted(os.listdir(d)), [".crash-0123456789abcdef-3-44.tmp",
+                                                      "crash-0123456789abcdef-2-43.bad",
+                                                      "notes.txt"])
 
 
 if __name__ == "__main__":
