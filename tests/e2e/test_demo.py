@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import unittest
 
 SRC = os.environ.get("WT_SOURCE_DIR") or os.path.abspath(
@@ -38,11 +39,23 @@ EXPECTED_CALLS = [  # (callee service, SERVER span name) in call order
 ]
 
 
-def shop_processes():
-    """pids of processes that run the shop's programs or the viewer."""
+def session_of(pid):
+    """The session id of a process, or None if it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[3])  # state ppid pgrp session ...
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def shop_processes(session):
+    """pids of processes that run the shop's programs or the viewer in the demo's session (the
+    demo runs in a session of its own, so other tests' viewers running at the same time are not
+    counted)."""
     out = []
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+        if not pid.isdigit() or session_of(pid) != session:
             continue
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
@@ -56,19 +69,23 @@ def shop_processes():
 
 class DemoTest(unittest.TestCase):
     def run_demo(self, jsonl):
+        """Run the demo in a session of its own; returns (result, leftover processes)."""
         env = dict(os.environ, WIRETRACE_LIBRARY=LIB)
         env.pop("LD_PRELOAD", None)
-        r = subprocess.run([DEMO, "--no-deps", "--jsonl", jsonl], env=env,
-                           capture_output=True, text=True, timeout=240)
-        return r
+        p = subprocess.Popen([DEMO, "--no-deps", "--jsonl", jsonl], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        out, err = p.communicate(timeout=240)
+        r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+        time.sleep(0.2)
+        return r, shop_processes(p.pid)
 
     def test_demo(self):
         if not os.path.exists(LIB):
             self.fail("the agent library %s is not built" % LIB)
-        before = {p for p, _ in shop_processes()}
         with tempfile.TemporaryDirectory(prefix="wtdemo.") as tmp:
             jsonl = os.path.join(tmp, "spans.jsonl")
-            r = self.run_demo(jsonl)
+            r, left = self.run_demo(jsonl)
             report = "stdout:\n%s\nstderr:\n%s" % (r.stdout, r.stderr)
             self.assertEqual(r.returncode, 0, report)
             self.assertIn("fast order (1 book): HTTP 201", r.stdout)
@@ -77,11 +94,10 @@ class DemoTest(unittest.TestCase):
                 spans = [json.loads(line) for line in f]
             self.check_spans(spans, report)
             self.check_waterfalls(r.stdout, report)
-            left = [p for p in shop_processes() if p[0] not in before]
             self.assertEqual(left, [], "processes left running after the demo")
-            r2 = self.run_demo(os.path.join(tmp, "again.jsonl"))
+            r2, left2 = self.run_demo(os.path.join(tmp, "again.jsonl"))
             self.assertEqual(r2.returncode, 0, "second run:\n" + r2.stdout + r2.stderr)
-            self.assertEqual([p for p in shop_processes() if p[0] not in before], [])
+            self.assertEqual(left2, [])
 
     def check_spans(self, spans, report):
         traces = {}
