@@ -93,12 +93,7 @@ static const struct curl_trace_lib *lib_get(const void *caller)
 
 static inline bool pass(void)
 {
-	if (wt_guard)
-		return true;
-	int g = wt_guard_enter(); /* lazy initialisation makes calls of its own */
-	bool ready = agent_ensure_ready();
-	wt_guard_leave(g);
-	return !ready || curl_trace_depth > 0;
+	return wt_guard || !hook_agent_ready() || curl_trace_depth > 0;
 }
 
 /* Run `stmt` as bookkeeping: guard set, errno preserved. */

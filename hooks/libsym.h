@@ -27,6 +27,9 @@
 #ifndef WT_HOOKS_LIBSYM_H
 #define WT_HOOKS_LIBSYM_H
 
+#include <stdbool.h>
+
+#include "agent.h"
 #include "real.h"
 
 /* dlsym(RTLD_NEXT, name), else `name` as seen from the object containing `caller`; NULL if
@@ -36,6 +39,17 @@ void *hook_resolve_lib(const char *name, void *self, const void *caller);
 
 /* The other order: `name` as seen from the caller's object, else dlsym(RTLD_NEXT). */
 void *hook_resolve_own(const char *name, void *self, const void *caller);
+
+/* Library hooks (libcurl, OpenSSL) begin work outside any socket call: they initialise the
+ * lazy agent themselves (agent_ensure_ready), with the guard set since that makes calls of its
+ * own. True when the agent is ready to trace. */
+static inline bool hook_agent_ready(void)
+{
+	int g = wt_guard_enter();
+	bool ready = agent_ensure_ready();
+	wt_guard_leave(g);
+	return ready;
+}
 
 /* The pointer OWNREAL uses (next to REAL_DECL's real_<name>). */
 #define OWN_DECL(ret, name, ...) static ret (*own_##name)(__VA_ARGS__)

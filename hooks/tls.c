@@ -90,12 +90,7 @@ static const struct tls_lib *lib_get(const void *caller)
 
 static inline bool pass(void)
 {
-	if (wt_guard)
-		return true;
-	int g = wt_guard_enter(); /* lazy initialisation makes calls of its own */
-	bool ready = agent_ensure_ready();
-	wt_guard_leave(g);
-	return !ready || curl_trace_busy();
+	return wt_guard || !hook_agent_ready() || curl_trace_busy();
 }
 
 /* errno for the agent from a failed call's SSL_get_error: EAGAIN = retry the same call. */
