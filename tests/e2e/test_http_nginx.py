@@ -31,8 +31,6 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +43,7 @@ from rawpeer import (TRACEPARENT_RE, Service, fetch_cmd, service_spans,  # noqa:
                      wait_service_spans)
 
 HTTPD = wtlib.prog("httpd")
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX = wtlib.NGINX
 SERVER, CLIENT = wtlib.KIND["SERVER"], wtlib.KIND["CLIENT"]
 # A server reads its clock for the span's end after its last write returned, while the peer
 # may already have read the answer and ended its own span; on two cores shared by wrk, nginx,
@@ -107,62 +105,17 @@ def tearDownModule():
         RECV.stop()
 
 
-class Nginx:
-    """nginx under the agent with its own config; stopped by its master's PID."""
+class Nginx(wtlib.NginxRun):
+    """nginx under the agent with its own config, proxying to the backend; stopped by its
+    master's PID."""
 
     def __init__(self, backend_port, keepalive, env):
-        self.dir = tempfile.mkdtemp(prefix="wt-nginx.")
-        self.port = wtlib.free_port()
-        conf = CONF.format(d=self.dir, backend=backend_port, port=self.port,
+        d = tempfile.mkdtemp(prefix="wt-nginx.")
+        port = wtlib.free_port()
+        conf = CONF.format(d=d, backend=backend_port, port=port,
                            keepalive="keepalive 16;" if keepalive else "",
                            user="user root;" if os.geteuid() == 0 else "")
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.env = env
-
-    def __enter__(self):
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-e", self.dir + "/error.log",
-                                      "-c", self.conf], env=self.env, stdout=self.err,
-                                     stderr=self.err, stdin=subprocess.DEVNULL)
-        end = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > end:
-                    self.stop()
-                    raise AssertionError("nginx did not start: %s" % self.log())
-                time.sleep(0.05)
-
-    def log(self):
-        out = ""
-        for n in ("stderr", "error.log"):
-            p = os.path.join(self.dir, n)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += "%s: %s\n" % (n, f.read()[-3000:])
-        return out
-
-    def stop(self):
-        """SIGTERM to the master (by PID); its exit status. Fails if it does not stop."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            rc = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("nginx ignored SIGTERM: %s" % self.log())
-        return rc
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
+        super().__init__(conf, port, env, d)
 
 
 class NginxProxy(unittest.TestCase):

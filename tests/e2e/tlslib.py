@@ -14,8 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +26,7 @@ from rawpeer import TRACEPARENT_RE, Service  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 ECHO = os.path.join(wtlib.E2E_DIR, "https_echo.py")
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX = wtlib.NGINX
 
 
 def curl_cli():
@@ -116,7 +114,7 @@ def one_traceparent(rec):
     return m.groups()
 
 
-class Nginx:
+class Nginx(wtlib.NginxRun):
     """nginx under `env` with the server blocks `servers` (a format string: {d} is the prefix
     directory, other names from `fmt`); `port` is a free port for the first listen."""
 
@@ -139,56 +137,11 @@ http {{
 """
 
     def __init__(self, servers, env, **fmt):
-        self.dir = tempfile.mkdtemp(prefix="wt-nginx.")
-        self.port = wtlib.free_port()
-        body = servers.format(d=self.dir, port=self.port, **fmt)
-        conf = self.MAIN.format(d=self.dir, servers=body,
-                                user="user root;" if os.geteuid() == 0 else "")
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-        self.env = env
-
-    def __enter__(self):
-        self.err = open(os.path.join(self.dir, "stderr"), "w")
-        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-e", self.dir + "/error.log",
-                                      "-c", self.conf], env=self.env, stdout=self.err,
-                                     stderr=self.err, stdin=subprocess.DEVNULL)
-        end = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > end:
-                    self.stop()
-                    raise AssertionError("nginx did not start: %s" % self.log())
-                time.sleep(0.05)
-
-    def log(self):
-        out = ""
-        for n in ("stderr", "error.log"):
-            p = os.path.join(self.dir, n)
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += "%s: %s\n" % (n, f.read()[-3000:])
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("nginx ignored SIGTERM: %s" % self.log())
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.err.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
+        d = tempfile.mkdtemp(prefix="wt-nginx.")
+        port = wtlib.free_port()
+        body = servers.format(d=d, port=port, **fmt)
+        conf = self.MAIN.format(d=d, servers=body, user="user root;" if os.geteuid() == 0 else "")
+        super().__init__(conf, port, env, d)
 
 
 def attr_endswith(suffix):

@@ -475,3 +475,61 @@ def assert_span_tree(spans, expected, msg=""):
             msg + "\n" if msg else "", format_tree(spans), json.dumps(
                 expected, default=lambda o: getattr(o, "pattern", repr(o)), indent=1)))
     return roots
+
+
+# --- nginx ------------------------------------------------------------------------------------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class NginxRun:
+    """nginx run from `conf` in its own prefix directory `prefix` under `env`: __enter__ starts
+    it and waits until `port` accepts connections; stop() sends SIGTERM to the master by PID and
+    returns its exit status (failing if it does not stop); __exit__ also removes the prefix."""
+
+    def __init__(self, conf, port, env, prefix):
+        self.dir, self.port, self.env = prefix, port, env
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def __enter__(self):
+        self.err = open(os.path.join(self.dir, "stderr"), "w")
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-e", self.dir + "/error.log",
+                                      "-c", self.conf], env=self.env, stdout=self.err,
+                                     stderr=self.err, stdin=subprocess.DEVNULL)
+        end = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > end:
+                    self.stop()
+                    raise AssertionError("nginx did not start: %s" % self.log())
+                time.sleep(0.05)
+
+    def log(self):
+        out = ""
+        for n in ("stderr", "error.log"):
+            p = os.path.join(self.dir, n)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += "%s: %s\n" % (n, f.read()[-3000:])
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("nginx ignored SIGTERM: %s" % self.log())
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.err.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
