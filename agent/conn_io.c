@@ -102,7 +102,7 @@ static void server_out(struct conn *c, const char *d, size_t n)
 		case HTTP_EV_HEAD_END:
 			if (r && !(ev.flags & HTTP_EVF_INTERIM)) {
 				r->resp_started = 1;
-				if (r->record)
+				if (r->record && !hspan_response_defer(&r->span, ev.status))
 					hspan_response(&r->span, ev.status);
 			}
 			break;

@@ -497,6 +497,8 @@ static void end_span(struct wt_span_rec *r, void *arg)
 	memcpy(s, &r->span, offsetof(struct exp_span, buf) + used);
 	s->end_ns = cr.now;
 	s->frames.len = 0; /* call-site frames are symbolised by an exporter thread: none here */
+	if (s->deferred.len)
+		hspan_finish(s); /* the request's attributes (http_span_defer.c): pure, safe here */
 	exp_span_set_status(s, EXP_STATUS_ERROR, cr.msg, cr.msg_len);
 	if (!exp_span_find_attr(s, "error.type"))
 		exp_span_add_str(s, "error.type", cr.signame, strlen(cr.signame));

@@ -18,12 +18,25 @@
  *
  * Pure and async-signal-safe: the configuration is read-only after start-up.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "config.h"
 #include "http_span.h"
+
+/* A string attribute with a well-known key; a value that lies in the span's own buffer (the
+ * deferred head a finisher works on) is referenced in place instead of copied. */
+static void add_s(struct exp_span *s, int key, const char *p, size_t n)
+{
+	uintptr_t b = (uintptr_t)s->buf, v = (uintptr_t)p;
+
+	if (p && v >= b && v + n <= b + s->buf_used)
+		exp_span_add_ref_k(s, key, (size_t)(v - b), n);
+	else
+		exp_span_add_str_k(s, key, p, n);
+}
 
 static const char *const default_methods[] = {"CONNECT", "DELETE", "GET",  "HEAD", "OPTIONS",
 					      "PATCH",   "POST",   "PUT",  "TRACE", NULL};
@@ -131,10 +144,10 @@ static void add_method(struct exp_span *s, struct wt_slice m, const char *route)
 	char name[300];
 	bool known = hspan_method_known(m.p, m.len);
 	if (known) {
-		exp_span_add_str(s, "http.request.method", m.p, m.len);
+		add_s(s, EXP_K_HTTP_REQUEST_METHOD, m.p, m.len);
 	} else {
-		exp_span_add_str(s, "http.request.method", "_OTHER", 6);
-		exp_span_add_str(s, "http.request.method_original", m.p, m.len);
+		add_s(s, EXP_K_HTTP_REQUEST_METHOD, "_OTHER", 6);
+		add_s(s, EXP_K_HTTP_REQUEST_METHOD_ORIGINAL, m.p, m.len);
 	}
 	/* "{method} {route}", or the method alone; "HTTP" stands for an unknown method. */
 	const char *mp = known ? m.p : "HTTP";
@@ -157,13 +170,13 @@ static void add_method(struct exp_span *s, struct wt_slice m, const char *route)
 static void add_common(struct exp_span *s, const struct wt_req_view *r, const struct wt_peer *peer)
 {
 	if (peer->addr[0]) {
-		exp_span_add_str(s, "network.peer.address", peer->addr, strlen(peer->addr));
+		add_s(s, EXP_K_NETWORK_PEER_ADDRESS, peer->addr, strlen(peer->addr));
 		if (peer->port)
-			exp_span_add_int(s, "network.peer.port", peer->port);
+			exp_span_add_int_k(s, EXP_K_NETWORK_PEER_PORT, peer->port);
 	}
-	exp_span_add_str(s, "network.protocol.version", r->version_minor == 0 ? "1.0" : "1.1", 3);
+	add_s(s, EXP_K_NETWORK_PROTOCOL_VERSION, r->version_minor == 0 ? "1.0" : "1.1", 3);
 	if (r->user_agent.len)
-		exp_span_add_str(s, "user_agent.original", r->user_agent.p, r->user_agent.len);
+		add_s(s, EXP_K_USER_AGENT_ORIGINAL, r->user_agent.p, r->user_agent.len);
 }
 
 /* First element of a comma list, OWS trimmed. */
@@ -207,24 +220,24 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 	const char *route = hspan_route_match(r->target.p, r->target.len);
 	add_method(s, r->method, route);
 	size_t plen = path_len(r->target.p, r->target.len);
-	exp_span_add_str(s, "url.path", r->target.p, plen);
+	add_s(s, EXP_K_URL_PATH, r->target.p, plen);
 	if (plen < r->target.len) {
 		char q[1024];
 		size_t qn = hspan_redact_url(q, sizeof(q), r->target.p + plen + 1,
 					     r->target.len - plen - 1);
-		exp_span_add_str(s, "url.query", q, qn);
+		add_s(s, EXP_K_URL_QUERY, q, qn);
 	}
 	struct wt_slice proto = r->x_forwarded_proto;
 	if (!proto.len && r->forwarded.len)
 		proto = forwarded_param(r->forwarded, "proto");
 	if (proto.len)
-		exp_span_add_str(s, "url.scheme", proto.p, first_of_list(proto).len);
+		add_s(s, EXP_K_URL_SCHEME, proto.p, first_of_list(proto).len);
 	else if (r->tls)
-		exp_span_add_str(s, "url.scheme", "https", 5);
+		add_s(s, EXP_K_URL_SCHEME, "https", 5);
 	else
-		exp_span_add_str(s, "url.scheme", "http", 4);
+		add_s(s, EXP_K_URL_SCHEME, "http", 4);
 	if (route)
-		exp_span_add_str(s, "http.route", route, strlen(route));
+		add_s(s, EXP_K_HTTP_ROUTE, route, strlen(route));
 	struct wt_slice authority = r->x_forwarded_host;
 	if (!authority.len && r->forwarded.len)
 		authority = forwarded_param(r->forwarded, "host");
@@ -235,9 +248,9 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 		int port;
 		split_host_port(first_of_list(authority), &host, &port);
 		if (host.len) {
-			exp_span_add_str(s, "server.address", host.p, host.len);
+			add_s(s, EXP_K_SERVER_ADDRESS, host.p, host.len);
 			if (port)
-				exp_span_add_int(s, "server.port", port);
+				exp_span_add_int_k(s, EXP_K_SERVER_PORT, port);
 		}
 	}
 	struct wt_slice client = {NULL, 0};
@@ -246,9 +259,9 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 	if (!client.len && r->x_forwarded_for.len)
 		client = first_of_list(r->x_forwarded_for);
 	if (client.len)
-		exp_span_add_str(s, "client.address", client.p, client.len);
+		add_s(s, EXP_K_CLIENT_ADDRESS, client.p, client.len);
 	else if (peer->addr[0])
-		exp_span_add_str(s, "client.address", peer->addr, strlen(peer->addr));
+		add_s(s, EXP_K_CLIENT_ADDRESS, peer->addr, strlen(peer->addr));
 	add_common(s, r, peer);
 }
 
@@ -299,22 +312,24 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 	if (!port)
 		port = strcmp(scheme, "https") == 0 ? 443 : 80;
 	if (host.len)
-		exp_span_add_str(s, "server.address", host.p, host.len);
-	exp_span_add_int(s, "server.port", port);
-	exp_span_add_str(s, "url.full", url, ulen);
-	exp_span_add_str(s, "url.scheme", scheme, strlen(scheme));
+		add_s(s, EXP_K_SERVER_ADDRESS, host.p, host.len);
+	exp_span_add_int_k(s, EXP_K_SERVER_PORT, port);
+	add_s(s, EXP_K_URL_FULL, url, ulen);
+	add_s(s, EXP_K_URL_SCHEME, scheme, strlen(scheme));
 	add_common(s, r, peer);
 }
 
 void hspan_response(struct exp_span *s, int code)
 {
-	exp_span_add_int(s, "http.response.status_code", code);
+	exp_span_add_int_k(s, EXP_K_HTTP_RESPONSE_STATUS_CODE, code);
 	bool error = code >= 500 || code < 100 || code > 599 ||
 		     (code >= 400 && s->kind == EXP_KIND_CLIENT);
 	if (error) {
 		char buf[12];
 		int n = snprintf(buf, sizeof(buf), "%d", code);
-		exp_span_add_str(s, "error.type", buf, n > 0 ? (size_t)n : 0);
+		/* a failure recorded first (a deferred status applied at the end) keeps its type */
+		if (exp_span_find_attr(s, "error.type") == NULL)
+			add_s(s, EXP_K_ERROR_TYPE, buf, n > 0 ? (size_t)n : 0);
 		exp_span_set_status(s, EXP_STATUS_ERROR, NULL, 0);
 	}
 }
@@ -322,7 +337,7 @@ void hspan_response(struct exp_span *s, int code)
 void hspan_error(struct exp_span *s, const char *type)
 {
 	if (exp_span_find_attr(s, "error.type") == NULL)
-		exp_span_add_str(s, "error.type", type, strlen(type));
+		add_s(s, EXP_K_ERROR_TYPE, type, strlen(type));
 	exp_span_set_status(s, EXP_STATUS_ERROR, NULL, 0);
 }
 

@@ -101,6 +101,7 @@ void agent_init(void)
 		goto out;
 	}
 	exp_limits_set(&wt_cfg.exp.limits);
+	exp_finish_set(hspan_finish); /* deferred SERVER attributes (http_span_defer.c) */
 	if (exp_init(&wt_cfg.exp) < 0) {
 		wt_err("exporter initialisation failed: tracing disabled");
 		atomic_store(&wt_agent_state, -1);

@@ -320,7 +320,9 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 	bool passthrough = wt_cfg.sdk_disabled ||
 			   (h.target.ptr && hspan_path_excluded(h.target.ptr, h.target.len));
 	rec_identity(r, &parent, ts, ts_len, passthrough, start_ns);
-	if (r->record) {
+	/* The attributes are made on the exporter thread from a copy of the head (the request
+	 * thread's cost is the copy); a head too big for that gets them here. */
+	if (r->record && !hspan_server_defer(&r->span, ev->head, ev->head_len, &h, &c->peer, c->tls)) {
 		struct wt_req_view v;
 		req_view(c, &h, &v);
 		hspan_server_request(&r->span, &v, &c->peer);

@@ -61,9 +61,9 @@ static void addf(struct line *l, const char *fmt, ...)
 
 static void add_esc(struct line *l, const struct exp_span *s, struct exp_str str)
 {
-	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF, i = 0, k;
-	const uint8_t *p = (const uint8_t *)s->buf + str.off;
-	size_t n = (size_t)str.off + str.len <= used ? str.len : 0;
+	size_t i = 0, k;
+	const uint8_t *p = (const uint8_t *)exp_str_ptr(s, str);
+	size_t n = exp_str_ok(s, str) ? str.len : 0;
 
 	while (i < n && !l->cut) {
 		k = p[i] >= 0x80 ? exp_utf8_seq_len(p + i, n - i) : 1;

@@ -200,6 +200,10 @@ struct sp {
 
 static size_t sv(const struct sp *c, struct exp_str str, const char **p)
 {
+	if (str.off & EXP_STR_KEY) { /* a well-known key */
+		*p = exp_str_ptr(c->s, str);
+		return exp_str_ok(c->s, str) ? str.len : 0;
+	}
 	if ((size_t)str.off + str.len > c->used) {
 		*p = "";
 		return 0;

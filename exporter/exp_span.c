@@ -29,6 +29,13 @@
 #include <stddef.h>
 #include <string.h>
 
+const struct exp_keyname exp_keynames[EXP_K_COUNT] = {
+    [EXP_K_NONE] = {"", 0},
+#define EXP_KEY_NAME(id, str) [EXP_K_##id] = {str, sizeof(str) - 1},
+    EXP_KEYS(EXP_KEY_NAME)
+#undef EXP_KEY_NAME
+};
+
 static struct exp_limits lim = {
     .attr_count = 128,
     .attr_value_len = -1,
@@ -131,35 +138,60 @@ static void count_drop(struct exp_span *s, unsigned event)
 		s->events[event - 1].dropped_attrs++;
 }
 
-/*
- * Reserve a new attribute of `event` (0 = span) with its key copied into buf. Returns NULL and
- * counts a drop if the count limit or the record's capacity is reached. On success the caller
- * either completes the attribute or calls unclaim().
- */
-static struct exp_attr *claim(struct exp_span *s, unsigned event, const char *key)
+/* The next attribute slot of `event` (0 = span), or NULL (and a drop counted) if the count
+ * limit or the record's capacity is reached. */
+static struct exp_attr *slot(struct exp_span *s, unsigned event)
 {
 	int limit = event ? lim.event_attr_count : lim.attr_count;
-	struct exp_attr *a;
 
 	/* count_attrs() <= nattrs: only count when the total could reach the limit at all (with
 	 * the default limit of 128 and 32 slots it never does: no scan on the hot path). */
 	if (s->nattrs >= EXP_SPAN_MAX_ATTRS ||
-	    (limit >= 0 && s->nattrs >= (unsigned)limit && count_attrs(s, event) >= (unsigned)limit))
-		goto drop;
-	a = &s->attrs[s->nattrs];
-	if (put(s, key, strlen(key), &a->key))
-		goto drop;
+	    (limit >= 0 && s->nattrs >= (unsigned)limit && count_attrs(s, event) >= (unsigned)limit)) {
+		count_drop(s, event);
+		return NULL;
+	}
+	return &s->attrs[s->nattrs];
+}
+
+/*
+ * Reserve a new attribute of `event` with its key copied into buf. Returns NULL and counts a
+ * drop if it does not fit. On success the caller either completes the attribute or calls
+ * unclaim().
+ */
+static struct exp_attr *claim(struct exp_span *s, unsigned event, const char *key)
+{
+	struct exp_attr *a = slot(s, event);
+
+	if (!a)
+		return NULL;
+	if (put(s, key, strlen(key), &a->key)) {
+		count_drop(s, event);
+		return NULL;
+	}
 	a->event = (uint8_t)event;
 	a->count = 0;
 	return a;
-drop:
-	count_drop(s, event);
-	return NULL;
+}
+
+/* The same for a well-known key: referenced, nothing written to buf. */
+static struct exp_attr *claim_k(struct exp_span *s, int key)
+{
+	struct exp_attr *a = slot(s, 0);
+
+	if (!a)
+		return NULL;
+	a->key.off = (uint16_t)(EXP_STR_KEY | (unsigned)key);
+	a->key.len = exp_keynames[key].len;
+	a->event = 0;
+	a->count = 0;
+	return a;
 }
 
 static void unclaim(struct exp_span *s, struct exp_attr *a, unsigned event)
 {
-	s->buf_used = a->key.off; /* roll back the key */
+	if (!(a->key.off & EXP_STR_KEY))
+		s->buf_used = a->key.off; /* roll back the key */
 	count_drop(s, event);
 }
 
@@ -168,10 +200,15 @@ static void commit(struct exp_span *s)
 	s->nattrs++;
 }
 
-static int add_str(struct exp_span *s, unsigned event, const char *key, const char *val, size_t len)
+static bool key_ok(int key)
 {
-	struct exp_attr *a = claim(s, event, key);
+	return key > EXP_K_NONE && key < EXP_K_COUNT;
+}
 
+/* Complete a claimed attribute (a NULL claim was dropped and counted already). */
+static int fill_str(struct exp_span *s, struct exp_attr *a, unsigned event, const char *val,
+		    size_t len)
+{
 	if (!a)
 		return -ENOSPC;
 	a->type = EXP_ATTR_STRING;
@@ -185,14 +222,48 @@ static int add_str(struct exp_span *s, unsigned event, const char *key, const ch
 	return 0;
 }
 
-static int add_int(struct exp_span *s, unsigned event, const char *key, int64_t val)
+static int fill_int(struct exp_span *s, struct exp_attr *a, int64_t val)
 {
-	struct exp_attr *a = claim(s, event, key);
-
 	if (!a)
 		return -ENOSPC;
 	a->type = EXP_ATTR_INT;
 	a->v.i = val;
+	commit(s);
+	return 0;
+}
+
+static int add_str(struct exp_span *s, unsigned event, const char *key, const char *val, size_t len)
+{
+	return fill_str(s, claim(s, event, key), event, val, len);
+}
+
+static int add_int(struct exp_span *s, unsigned event, const char *key, int64_t val)
+{
+	return fill_int(s, claim(s, event, key), val);
+}
+
+int exp_span_add_str_k(struct exp_span *s, int key, const char *val, size_t len)
+{
+	return key_ok(key) ? fill_str(s, claim_k(s, key), 0, val, len) : -EINVAL;
+}
+
+int exp_span_add_int_k(struct exp_span *s, int key, int64_t val)
+{
+	return key_ok(key) ? fill_int(s, claim_k(s, key), val) : -EINVAL;
+}
+
+int exp_span_add_ref_k(struct exp_span *s, int key, size_t off, size_t len)
+{
+	struct exp_attr *a;
+
+	if (!key_ok(key) || off + len > s->buf_used || off + len > EXP_SPAN_BUF)
+		return -EINVAL;
+	a = claim_k(s, key);
+	if (!a)
+		return -ENOSPC;
+	a->type = EXP_ATTR_STRING;
+	a->v.s.off = (uint16_t)off;
+	a->v.s.len = (uint16_t)truncated(s->buf + off, len);
 	commit(s);
 	return 0;
 }
@@ -321,8 +392,8 @@ const struct exp_attr *exp_span_find_attr(const struct exp_span *s, const char *
 	for (i = 0; i < s->nattrs && i < EXP_SPAN_MAX_ATTRS; i++) {
 		const struct exp_attr *a = &s->attrs[i];
 
-		if (a->event == 0 && a->key.len == klen && a->key.off + klen <= EXP_SPAN_BUF &&
-		    memcmp(s->buf + a->key.off, key, klen) == 0)
+		if (a->event == 0 && a->key.len == klen && exp_str_ok(s, a->key) &&
+		    memcmp(exp_str_ptr(s, a->key), key, klen) == 0)
 			return a;
 	}
 	return NULL;

@@ -111,6 +111,7 @@ struct tctx {
 static struct tctx *live_ctx, *orphans;
 
 static exp_symbolise_fn symbolise; /* call-site frames -> attributes (set by the agent) */
+static exp_finish_fn finisher;     /* deferred data -> attributes (set by the agent) */
 
 static long futex(uint32_t *addr, int op, uint32_t val, uint64_t timeout_ns)
 {
@@ -245,14 +246,30 @@ static int export_otlp(struct tctx *t, const struct exp_resource *res, size_t n)
 	return exp_deliver(cfg, t->out.p, t->out.len, (int)n);
 }
 
+/* Deferred attributes become attributes (the agent's finisher); without one they are dropped
+ * unread. Exporter thread, or the crash writer for the spans it takes from the queue. */
+static void finish_span(struct exp_span *s)
+{
+	exp_finish_fn fn;
+
+	if (!s->deferred.len)
+		return;
+	fn = __atomic_load_n(&finisher, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn(s);
+	s->deferred.len = 0;
+}
+
 /* Call-site frames captured on the request threads become attributes here, on the exporter
- * thread, whatever the exporter; spans without a symboliser lose their frames unread. */
+ * thread, whatever the exporter; spans without a symboliser lose their frames unread. Deferred
+ * attributes are finished first, so a span's attributes keep their order. */
 static void symbolise_batch(struct tctx *t, size_t n)
 {
 	exp_symbolise_fn fn = __atomic_load_n(&symbolise, __ATOMIC_ACQUIRE);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		finish_span(&t->batch[i]);
 		if (!t->batch[i].frames.len)
 			continue;
 		if (fn)
@@ -266,7 +283,8 @@ static int export_batch_res(struct tctx *t, const struct exp_resource *res, size
 {
 	int out = EXP_OUT_EXPORTED, rc;
 
-	symbolise_batch(t, n);
+	if (cfg->exporter != EXP_EXPORTER_NONE)
+		symbolise_batch(t, n);
 	switch (cfg->exporter) {
 	case EXP_EXPORTER_OTLP:
 		out = export_otlp(t, res, n);
@@ -602,7 +620,16 @@ void exp_spool_startup(void)
 
 int exp_crash_take_queued(struct exp_span *out)
 {
-	return exp_queue_pop(&q, out);
+	int rc = exp_queue_pop(&q, out);
+
+	if (rc == 1)
+		finish_span(out);
+	return rc;
+}
+
+void exp_finish_set(exp_finish_fn fn)
+{
+	__atomic_store_n(&finisher, fn, __ATOMIC_RELEASE);
 }
 
 void exp_symbolise_set(exp_symbolise_fn fn)

@@ -8,6 +8,9 @@
 #   PARTS (env, default "callgrind cpu strace"): which measurements to run
 #   REPS (env, default 5), DURATION (env, default 5): interleaved repetitions and wrk seconds of
 #   the CPU-time measurement
+#   VARIANTS (env, default "bare agent agent-none"): which variants to run
+#   CG_KEEP (env): a directory to copy the agent's callgrind files of the longer run into (with
+#   its request count in CG_KEEP/requests), for callgrind_annotate
 #
 # Variants: bare (no preload); agent (LD_PRELOAD, OTLP export to the sink: the target);
 # agent-none (LD_PRELOAD with OTEL_TRACES_EXPORTER=none: spans made and queued, not exported).
@@ -34,7 +37,7 @@ DURATION=${DURATION:-5}
 CG_SHORT=${CG_SHORT:-2}
 CG_LONG=${CG_LONG:-8}
 STRACE_SECONDS=3
-VARIANTS="bare agent agent-none"
+VARIANTS=${VARIANTS:-bare agent agent-none}
 TICK=$(getconf CLK_TCK)
 
 command -v nginx >/dev/null || { echo "bench: nginx not installed (nginx-light)" >&2; exit 1; }
@@ -168,7 +171,11 @@ part_callgrind() {
 			main=$(awk '/^totals:/ { print $2 }' "$base-01")
 			all=$(cat "${files[@]}" | awk '/^totals:/ { s += $2 } END { print s }')
 			echo "$v $len $reqs $wreq $main $all ${#files[@]}" >>"$TMP/cg.res"
-			[ "$v" = agent ] && [ "$len" = "$CG_LONG" ] && breakdown "$base-01" "$reqs"
+			if [ "$v" = agent ] && [ "$len" = "$CG_LONG" ]; then
+				breakdown "$base-01" "$reqs"
+				[ -n "${CG_KEEP:-}" ] && mkdir -p "$CG_KEEP" && cp "${files[@]}" "$CG_KEEP/" &&
+					echo "$reqs" >"$CG_KEEP/requests"
+			fi
 		done
 	done
 	printf '%-11s %10s %14s %8s %14s %8s %9s\n' variant requests request-thread ratio \
@@ -180,8 +187,9 @@ part_callgrind() {
 			for (i = 1; i <= k; i++) {
 				v = order[i]; dr = r2[v] - r1[v]
 				m[v] = (m2[v] - m1[v]) / dr; a[v] = (a2[v] - a1[v]) / dr
+				mb = m["bare"] ? m["bare"] : m[v]; ab = a["bare"] ? a["bare"] : a[v]
 				printf "%-11s %10d %14.0f %7.3fx %14.0f %7.3fx %9d\n", v, dr, m[v],
-					m[v] / m["bare"], a[v], a[v] / a["bare"], t[v]
+					m[v] / mb, a[v], a[v] / ab, t[v]
 			}
 			printf "(instructions per request; requests: difference of the two runs)\n"
 			printf "(added by the agent: request thread %+.0f, all threads %+.0f)\n",

@@ -50,9 +50,45 @@ enum exp_attr_type {
 #define EXP_FLAGS_IS_REMOTE 0x00000200u
 
 struct exp_str {
-	uint16_t off;
+	uint16_t off; /* in buf; with EXP_STR_KEY set, the well-known key number off & 0x7fff */
 	uint16_t len;
 };
+
+/* Well-known attribute keys: an attribute added with exp_span_add_*_k() refers to its key by
+ * number instead of copying it into buf (EXP_SPAN_BUF is far below 0x8000, so the flag never
+ * collides with an offset). Read any string through exp_str_ptr(). */
+#define EXP_STR_KEY 0x8000u
+#define EXP_KEYS(X)                                                                            \
+	X(HTTP_REQUEST_METHOD, "http.request.method")                                          \
+	X(HTTP_REQUEST_METHOD_ORIGINAL, "http.request.method_original")                        \
+	X(HTTP_RESPONSE_STATUS_CODE, "http.response.status_code")                              \
+	X(HTTP_ROUTE, "http.route")                                                            \
+	X(URL_PATH, "url.path")                                                                \
+	X(URL_QUERY, "url.query")                                                              \
+	X(URL_SCHEME, "url.scheme")                                                            \
+	X(URL_FULL, "url.full")                                                                \
+	X(SERVER_ADDRESS, "server.address")                                                    \
+	X(SERVER_PORT, "server.port")                                                          \
+	X(CLIENT_ADDRESS, "client.address")                                                    \
+	X(NETWORK_PEER_ADDRESS, "network.peer.address")                                        \
+	X(NETWORK_PEER_PORT, "network.peer.port")                                              \
+	X(NETWORK_PROTOCOL_VERSION, "network.protocol.version")                                \
+	X(USER_AGENT_ORIGINAL, "user_agent.original")                                          \
+	X(ERROR_TYPE, "error.type")
+
+enum exp_key {
+	EXP_K_NONE = 0,
+#define EXP_KEY_ENUM(id, str) EXP_K_##id,
+	EXP_KEYS(EXP_KEY_ENUM)
+#undef EXP_KEY_ENUM
+	EXP_K_COUNT
+};
+
+struct exp_keyname {
+	const char *p;
+	uint16_t len;
+};
+extern const struct exp_keyname exp_keynames[EXP_K_COUNT];
 
 struct exp_attr {
 	struct exp_str key;
@@ -94,6 +130,11 @@ struct exp_span {
 	 * encoded: the exporter thread turns them into code.* attributes (exp_symbolise_set)
 	 * and clears them before encoding. Fills what was padding: the struct's size is unchanged. */
 	struct exp_str frames;
+	/* Deferred attributes: agent-private bytes in buf (a captured request head and what goes
+	 * with it) that the agent's finisher (exp_finish_set) turns into attributes on the
+	 * exporter thread, so that the request thread only copies them. Never encoded: the
+	 * exporter finishes (or, without a finisher, drops) them before encoding; len 0 = none. */
+	struct exp_str deferred;
 	struct exp_attr attrs[EXP_SPAN_MAX_ATTRS];
 	struct exp_event events[EXP_SPAN_MAX_EVENTS];
 	uint16_t buf_used;
@@ -130,6 +171,13 @@ int exp_span_add_bool(struct exp_span *s, const char *key, bool val);
 int exp_span_add_str_array(struct exp_span *s, const char *key, const char *const *vals,
 			   const size_t *lens, size_t n);
 
+/* The same with a well-known key (enum exp_key), which is referenced, not copied. */
+int exp_span_add_str_k(struct exp_span *s, int key, const char *val, size_t len);
+int exp_span_add_int_k(struct exp_span *s, int key, int64_t val);
+/* A string attribute whose value is buf[off, off + len) of the span itself (bytes a finisher
+ * finds in its deferred data): referenced in place, truncated to the value-length limit. */
+int exp_span_add_ref_k(struct exp_span *s, int key, size_t off, size_t len);
+
 /* Events: exp_span_add_event() returns the event index (>= 0) or -ENOSPC; then attributes are
  * added to it with exp_span_add_event_str()/..._int(). */
 int exp_span_add_event(struct exp_span *s, uint64_t time_ns, const char *name);
@@ -140,7 +188,21 @@ int exp_span_add_event_int(struct exp_span *s, int event, const char *key, int64
 /* Look-ups, mainly for tests and the console exporter. */
 static inline const char *exp_str_ptr(const struct exp_span *s, struct exp_str str)
 {
+	if (str.off & EXP_STR_KEY)
+		return (str.off & ~EXP_STR_KEY) < EXP_K_COUNT ? exp_keynames[str.off & ~EXP_STR_KEY].p
+							      : "";
 	return s->buf + str.off;
+}
+
+/* Is str readable: a well-known key, or inside the used part of buf? */
+static inline bool exp_str_ok(const struct exp_span *s, struct exp_str str)
+{
+	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+
+	if (str.off & EXP_STR_KEY)
+		return (str.off & ~EXP_STR_KEY) < EXP_K_COUNT &&
+		       str.len == exp_keynames[str.off & ~EXP_STR_KEY].len;
+	return (size_t)str.off + str.len <= used;
 }
 /* Find a span attribute (event 0) by key; NULL if absent. */
 const struct exp_attr *exp_span_find_attr(const struct exp_span *s, const char *key);

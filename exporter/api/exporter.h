@@ -143,6 +143,15 @@ void exp_spool_startup(void);
 typedef void (*exp_symbolise_fn)(struct exp_span *s);
 void exp_symbolise_set(exp_symbolise_fn fn);
 
+/* ---- deferred attributes -------------------------------------------------------------------
+ * A span may carry agent-private data in exp_span.deferred (see exp_span.h). The exporter calls
+ * `fn` on each such span before it is encoded, on the exporter thread, and on the spans the
+ * crash writer takes from the queue (so fn must be async-signal-safe: pure, no allocation);
+ * fn adds attributes from that data; the exporter clears deferred afterwards. Set once, before
+ * the first span with deferred data (NULL: the data is dropped unread). */
+typedef void (*exp_finish_fn)(struct exp_span *s);
+void exp_finish_set(exp_finish_fn fn);
+
 struct exp_stats {
 	uint64_t enqueued;       /* spans accepted into the queue */
 	uint64_t exported;       /* spans the backend accepted */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "exp_span.h"
+#include "http_head.h"
 #include "http_span.h"
 
 static struct wt_slice S(const char *s)
@@ -234,6 +236,132 @@ static void test_routes_and_exclusions(void **state)
 	assert_false(hspan_path_excluded("/", 1));
 }
 
+/* The attributes a deferred SERVER span gets on the exporter thread are exactly those built at
+ * once on the request thread: same name, kind, status and attributes, in the same order. */
+static void same_span(const struct exp_span *a, const struct exp_span *b)
+{
+	assert_int_equal(a->kind, b->kind);
+	assert_int_equal(a->status_code, b->status_code);
+	assert_int_equal(a->name.len, b->name.len);
+	assert_memory_equal(exp_str_ptr(a, a->name), exp_str_ptr(b, b->name), a->name.len);
+	assert_int_equal(a->nattrs, b->nattrs);
+	assert_int_equal(a->dropped_attrs, b->dropped_attrs);
+	for (unsigned i = 0; i < a->nattrs; i++) {
+		const struct exp_attr *x = &a->attrs[i], *y = &b->attrs[i];
+		assert_int_equal(x->key.len, y->key.len);
+		assert_memory_equal(exp_str_ptr(a, x->key), exp_str_ptr(b, y->key), x->key.len);
+		assert_int_equal(x->type, y->type);
+		if (x->type == EXP_ATTR_INT) {
+			assert_true(x->v.i == y->v.i);
+		} else {
+			assert_int_equal(x->v.s.len, y->v.s.len);
+			assert_memory_equal(exp_str_ptr(a, x->v.s), exp_str_ptr(b, y->v.s), x->v.s.len);
+		}
+	}
+}
+
+static struct exp_span direct, deferred;
+
+/* Build the span both ways from one head; error: a failure recorded before the response. */
+static void both_ways(const char *head, const struct wt_peer *peer, bool tls, int status,
+		      const char *error)
+{
+	struct http_head h;
+	size_t n = strlen(head);
+	assert_int_equal(http_head_parse(head, n, HTTP_DIR_REQUEST, &h), 0);
+	struct wt_req_view v = {
+	    .method = {h.method.ptr, h.method.len},
+	    .target = {h.target.ptr, h.target.len},
+	    .host = {h.field[HTTP_F_HOST].ptr, h.field[HTTP_F_HOST].len},
+	    .user_agent = {h.field[HTTP_F_USER_AGENT].ptr, h.field[HTTP_F_USER_AGENT].len},
+	    .x_forwarded_for = {h.field[HTTP_F_X_FORWARDED_FOR].ptr,
+				h.field[HTTP_F_X_FORWARDED_FOR].len},
+	    .x_forwarded_proto = {h.field[HTTP_F_X_FORWARDED_PROTO].ptr,
+				  h.field[HTTP_F_X_FORWARDED_PROTO].len},
+	    .x_forwarded_host = {h.field[HTTP_F_X_FORWARDED_HOST].ptr,
+				 h.field[HTTP_F_X_FORWARDED_HOST].len},
+	    .forwarded = {h.field[HTTP_F_FORWARDED].ptr, h.field[HTTP_F_FORWARDED].len},
+	    .version_minor = h.version_minor,
+	    .tls = tls,
+	};
+	exp_span_init(&direct);
+	exp_span_set_tracestate(&direct, "a=b", 3);
+	hspan_server_request(&direct, &v, peer);
+	if (error)
+		hspan_error(&direct, error);
+	if (status)
+		hspan_response(&direct, status);
+
+	exp_span_init(&deferred);
+	exp_span_set_tracestate(&deferred, "a=b", 3);
+	assert_true(hspan_server_defer(&deferred, head, n, &h, peer, tls));
+	assert_int_equal(deferred.kind, EXP_KIND_SERVER);
+	assert_int_equal(deferred.nattrs, 0); /* nothing built on the request thread */
+	if (error)
+		hspan_error(&deferred, error);
+	if (status)
+		assert_true(hspan_response_defer(&deferred, status));
+	hspan_finish(&deferred);
+	assert_int_equal(deferred.deferred.len, 0);
+	if (!error)
+		same_span(&direct, &deferred);
+}
+
+static void test_deferred_server_attributes(void **state)
+{
+	(void)state;
+	struct wt_peer v4 = {.port = 5555, .family = AF_INET, .addr = "10.0.0.7"};
+	struct wt_peer v6 = {.port = 443, .family = AF_INET6, .addr = "2001:db8::1"};
+	struct wt_peer none = {0};
+	char b[64];
+
+	both_ways("GET /stock/book/reserve?n=2&sig=abc HTTP/1.1\r\nHost: shop.example:8080\r\n"
+		  "User-Agent: curl/7.88.1\r\n",
+		  &v4, false, 200, NULL);
+	assert_int_equal(int_attr(&deferred, "http.response.status_code"), 200);
+	assert_string_equal(str_attr(&deferred, "url.query", b, sizeof(b)), "n=2&sig=REDACTED");
+	both_ways("POST /items/7 HTTP/1.0\r\nX-Forwarded-For: 1.2.3.4, 5.6.7.8\r\n"
+		  "X-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example\r\n",
+		  &v6, true, 503, NULL);
+	assert_string_equal(str_attr(&deferred, "error.type", b, sizeof(b)), "503");
+	both_ways("BREW /pot HTTP/1.1\r\nForwarded: for=\"[::1]\";proto=https;host=h.example:9\r\n",
+		  &none, false, 0, NULL);
+	both_ways("GET / HTTP/1.1\r\n", &v4, false, 404, NULL);
+
+	/* A failure recorded first keeps its error.type; the status still lands. */
+	both_ways("GET /x HTTP/1.1\r\nHost: a\r\n", &v4, false, 502, "response_incomplete");
+	assert_string_equal(str_attr(&deferred, "error.type", b, sizeof(b)), "response_incomplete");
+	assert_int_equal(int_attr(&deferred, "http.response.status_code"), 502);
+	assert_int_equal(deferred.status_code, EXP_STATUS_ERROR);
+	unsigned n = 0;
+	for (unsigned i = 0; i < deferred.nattrs; i++)
+		n += deferred.attrs[i].key.len == 10 &&
+		     memcmp(exp_str_ptr(&deferred, deferred.attrs[i].key), "error.type", 10) == 0;
+	assert_int_equal(n, 1);
+}
+
+/* A head that would not leave room for its attributes is not deferred; without a deferred
+ * head the status is not taken either (the caller builds both at once). */
+static void test_deferred_too_big(void **state)
+{
+	(void)state;
+	static char head[EXP_SPAN_BUF];
+	struct http_head h;
+	struct wt_peer peer = {.port = 1, .family = AF_INET, .addr = "127.0.0.1"};
+	size_t n = (size_t)snprintf(head, sizeof(head), "GET / HTTP/1.1\r\nCookie: ");
+	memset(head + n, 'c', 1500);
+	n += 1500;
+	memcpy(head + n, "\r\n", 3);
+	n += 2;
+	assert_int_equal(http_head_parse(head, n, HTTP_DIR_REQUEST, &h), 0);
+	exp_span_init(&span);
+	assert_false(hspan_server_defer(&span, head, n, &h, &peer, false));
+	assert_int_equal(span.buf_used, 0);
+	assert_false(hspan_response_defer(&span, 200));
+	hspan_finish(&span); /* nothing deferred: nothing happens */
+	assert_int_equal(span.nattrs, 0);
+}
+
 static void test_redact(void **state)
 {
 	(void)state;
@@ -268,6 +396,8 @@ int main(void)
 		cmocka_unit_test_setup(test_status_mapping, setup),
 		cmocka_unit_test_setup(test_routes_and_exclusions, setup),
 		cmocka_unit_test_setup(test_redact, setup),
+		cmocka_unit_test_setup(test_deferred_server_attributes, setup),
+		cmocka_unit_test_setup(test_deferred_too_big, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -299,6 +299,59 @@ static void test_value_types(void **state)
 	exp_buf_free(&b);
 }
 
+/* Well-known keys are referenced, values may be referenced in the span's own buffer (the
+ * deferred head a finisher works on): the wire is the same as with copied strings. */
+static void test_keyed_and_referenced(void **state)
+{
+	static const char head[] = "GET /caf\xc3\xa9?q=1 HTTP/1.1";
+	struct exp_buf b = {0}, b2 = {0};
+	struct exp_span s, c;
+	uint16_t off;
+	REQ *r, *r2;
+
+	(void)state;
+	exp_span_init(&s);
+	s.trace_id[0] = 1;
+	s.span_id[0] = 2;
+	s.kind = EXP_KIND_SERVER;
+	off = s.buf_used;
+	memcpy(s.buf + off, head, sizeof(head) - 1);
+	s.buf_used = (uint16_t)(off + sizeof(head) - 1);
+	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_HTTP_REQUEST_METHOD, off, 3), 0);
+	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_URL_PATH, off + 4, 6), 0);
+	assert_int_equal(exp_span_add_str_k(&s, EXP_K_URL_SCHEME, "http", 4), 0);
+	assert_int_equal(exp_span_add_int_k(&s, EXP_K_HTTP_RESPONSE_STATUS_CODE, 200), 0);
+	assert_int_equal(exp_span_add_str(&s, "custom.key", "v", 1), 0);
+	r = encode_decode(&b, NULL, &s, 1);
+	check_span(&s, span_at(r, 0));
+	assert_string_equal(span_at(r, 0)->attributes[0]->key, "http.request.method");
+	assert_string_equal(span_at(r, 0)->attributes[0]->value->string_value, "GET");
+	assert_string_equal(span_at(r, 0)->attributes[1]->key, "url.path");
+	assert_string_equal(span_at(r, 0)->attributes[1]->value->string_value, "/caf\xc3\xa9");
+	assert_string_equal(span_at(r, 0)->attributes[3]->key, "http.response.status_code");
+	check_repack(&b, r);
+
+	/* The same span built with copied keys and values encodes to the same bytes. */
+	exp_span_init(&c);
+	c.trace_id[0] = 1;
+	c.span_id[0] = 2;
+	c.kind = EXP_KIND_SERVER;
+	memcpy(c.buf, head, sizeof(head) - 1);
+	c.buf_used = (uint16_t)(sizeof(head) - 1);
+	exp_span_add_str(&c, "http.request.method", "GET", 3);
+	exp_span_add_str(&c, "url.path", "/caf\xc3\xa9", 6);
+	exp_span_add_str(&c, "url.scheme", "http", 4);
+	exp_span_add_int(&c, "http.response.status_code", 200);
+	exp_span_add_str(&c, "custom.key", "v", 1);
+	r2 = encode_decode(&b2, NULL, &c, 1);
+	assert_int_equal(b.len, b2.len);
+	assert_memory_equal(b.p, b2.p, b.len);
+	free_req(r, NULL);
+	free_req(r2, NULL);
+	exp_buf_free(&b);
+	exp_buf_free(&b2);
+}
+
 static void test_defaults_omitted(void **state)
 {
 	struct exp_buf b = {0};
@@ -430,7 +483,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_realistic_server_span), cmocka_unit_test(test_value_types),
-	    cmocka_unit_test(test_defaults_omitted),      cmocka_unit_test(test_many_spans),
+	    cmocka_unit_test(test_defaults_omitted),      cmocka_unit_test(test_keyed_and_referenced),      cmocka_unit_test(test_many_spans),
 	    cmocka_unit_test(test_invalid_utf8_repaired), cmocka_unit_test(test_malformed_records),
 	};
 

@@ -119,6 +119,54 @@ static void test_attr_types(void **state)
 	assert_null(exp_span_find_attr(&s, "url.path.x"));
 }
 
+static void test_keyed_attributes(void **state)
+{
+	struct exp_span s;
+	const struct exp_attr *a;
+
+	(void)state;
+	exp_span_init(&s);
+	assert_int_equal(exp_span_add_str_k(&s, EXP_K_URL_PATH, "/x", 2), 0);
+	assert_int_equal(s.buf_used, 2); /* the key is not copied */
+	assert_int_equal(exp_span_add_int_k(&s, EXP_K_SERVER_PORT, 8080), 0);
+	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_HTTP_ROUTE, 0, 2), 0);
+	assert_int_equal(s.buf_used, 2); /* nor the referenced value */
+	a = exp_span_find_attr(&s, "url.path");
+	assert_non_null(a);
+	str_eq(&s, a->key, "url.path", 8);
+	str_eq(&s, a->v.s, "/x", 2);
+	a = exp_span_find_attr(&s, "http.route");
+	assert_non_null(a);
+	assert_int_equal(a->v.s.off, 0);
+	assert_int_equal(exp_span_find_attr(&s, "server.port")->v.i, 8080);
+	/* bad keys and references outside the used buffer are refused, nothing added */
+	assert_int_equal(exp_span_add_str_k(&s, EXP_K_NONE, "a", 1), -EINVAL);
+	assert_int_equal(exp_span_add_int_k(&s, EXP_K_COUNT, 1), -EINVAL);
+	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_URL_QUERY, 1, 2), -EINVAL);
+	assert_int_equal(s.nattrs, 3);
+	assert_int_equal(s.dropped_attrs, 0);
+}
+
+/* The value-length limit applies to referenced values too, by characters. */
+static void test_keyed_limits(void **state)
+{
+	const struct exp_limits l = {2, 3, 128, 128};
+	struct exp_span s;
+
+	(void)state;
+	exp_limits_set(&l);
+	exp_span_init(&s);
+	memcpy(s.buf, "\xc3\xa9t\xc3\xa9!", 6);
+	s.buf_used = 6;
+	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_URL_PATH, 0, 6), 0);
+	str_eq(&s, exp_span_find_attr(&s, "url.path")->v.s, "\xc3\xa9t\xc3\xa9", 5);
+	assert_int_equal(exp_span_add_str_k(&s, EXP_K_URL_QUERY, "abcd", 4), 0);
+	str_eq(&s, exp_span_find_attr(&s, "url.query")->v.s, "abc", 3);
+	assert_int_equal(exp_span_add_int_k(&s, EXP_K_SERVER_PORT, 1), -ENOSPC);
+	assert_int_equal(s.dropped_attrs, 1);
+	exp_limits_set(&defaults);
+}
+
 static void test_malformed_calls(void **state)
 {
 	struct exp_span s;
@@ -324,6 +372,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_init_resets, setup),
 	    cmocka_unit_test_setup(test_strings_and_status, setup),
 	    cmocka_unit_test_setup(test_attr_types, setup),
+	    cmocka_unit_test_setup(test_keyed_attributes, setup),
+	    cmocka_unit_test_setup(test_keyed_limits, setup),
 	    cmocka_unit_test_setup(test_malformed_calls, setup),
 	    cmocka_unit_test_setup(test_value_length_limit, setup),
 	    cmocka_unit_test_setup(test_array_elements_truncated_separately, setup),
