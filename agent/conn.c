@@ -98,6 +98,18 @@ static void peer_from_sockaddr(struct wt_peer *p, const struct sockaddr *sa, soc
 	}
 }
 
+/* The parsers of a role: request heads are captured (their fields make the span), response
+ * heads never are (the parser reports the status), so a response costs no buffer round trip. */
+static void set_role(struct conn *c, int role)
+{
+	bool client = role == WT_ROLE_CLIENT;
+
+	c->role = (uint8_t)role;
+	http_parser_init(&c->pin, client ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST);
+	http_parser_init(&c->pout, client ? HTTP_DIR_REQUEST : HTTP_DIR_RESPONSE);
+	http_parser_no_capture(client ? &c->pin : &c->pout);
+}
+
 struct conn *conn_new(int role)
 {
 	struct conn *c = pool_get(&conn_pool);
@@ -106,18 +118,9 @@ struct conn *conn_new(int role)
 	memset(c, 0, offsetof(struct conn, bind) + offsetof(struct wt_parent, ts));
 	c->bind.ts[0] = '\0';
 	atomic_store(&c->refs, 1);
-	c->role = (uint8_t)role;
-	http_parser_init(&c->pin, role == WT_ROLE_CLIENT ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST);
-	http_parser_init(&c->pout, role == WT_ROLE_CLIENT ? HTTP_DIR_REQUEST : HTTP_DIR_RESPONSE);
+	set_role(c, role);
 	inj_state_init(&c->inj);
 	return c;
-}
-
-static void set_role(struct conn *c, int role)
-{
-	c->role = (uint8_t)role;
-	http_parser_init(&c->pin, role == WT_ROLE_CLIENT ? HTTP_DIR_RESPONSE : HTTP_DIR_REQUEST);
-	http_parser_init(&c->pout, role == WT_ROLE_CLIENT ? HTTP_DIR_REQUEST : HTTP_DIR_RESPONSE);
 }
 
 /* ---- the FIFO of requests in flight --------------------------------------------------------- */

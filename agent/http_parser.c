@@ -250,7 +250,7 @@ static size_t idle(struct http_parser *p, const unsigned char *d, size_t pos, si
 			return die(p, ev, HTTP_R_START_LINE, pos);
 		return die(p, ev, c == 0x16 ? HTTP_R_TLS : HTTP_R_BINARY, pos);
 	}
-	if (!p->buf && !p->asked) {
+	if (!p->buf && !p->asked && !p->nocap) {
 		p->asked = 1;
 		ev->type = HTTP_EV_NEED_BUFFER;
 		ev->off = pos;
@@ -460,7 +460,7 @@ size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
 	switch (p->state) {
 	case HTTP_S_IDLE:
 		/* The common first call of a head: it starts right here and wants a buffer. */
-		if (!p->buf && !p->asked &&
+		if (!p->buf && !p->asked && !p->nocap &&
 		    (p->dir == HTTP_DIR_REQUEST ? is_tchar(d[0]) : d[0] == 'H')) {
 			p->asked = 1;
 			ev->type = HTTP_EV_NEED_BUFFER;
@@ -492,9 +492,14 @@ int http_parser_attach_buffer(struct http_parser *p, char *buf, size_t cap)
 	return 0;
 }
 
+void http_parser_no_capture(struct http_parser *p)
+{
+	p->nocap = 1;
+}
+
 int http_parser_wants_buffer(const struct http_parser *p)
 {
-	return p->state == HTTP_S_IDLE && !p->buf && !p->asked;
+	return p->state == HTTP_S_IDLE && !p->buf && !p->asked && !p->nocap;
 }
 
 void http_parser_expect_response(struct http_parser *p, unsigned resp_flags)

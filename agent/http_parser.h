@@ -161,7 +161,7 @@ struct http_event {
 							* (RFC 9110 9.3.2) */
 #define HTTP_RESP_TO_CONNECT HTTP_EVF_METHOD_CONNECT /* a 2xx opens a tunnel (RFC 9110 9.3.6) */
 
-/* All fields private; embed it, initialise with http_parser_init(). 80 bytes. */
+/* All fields private; embed it, initialise with http_parser_init(). 88 bytes. */
 struct http_parser {
 	char *buf;          /* borrowed head buffer, NULL when none */
 	uint32_t cap;       /* its capacity */
@@ -169,6 +169,7 @@ struct http_parser {
 	uint8_t expect;     /* HTTP_RESP_* for the next final response */
 	uint8_t reason;     /* enum http_reason once dead */
 	uint8_t nmsg;       /* messages begun, saturating at 255 */
+	uint8_t nocap;      /* http_parser_no_capture(): never NEED_BUFFER */
 	/* Per-message state from here to the end: zeroed as one block between messages. */
 	uint32_t head_len;  /* bytes of the current head captured so far (<= cap) */
 	uint16_t status;
@@ -201,6 +202,10 @@ size_t http_parser_feed(struct http_parser *p, const char *data, size_t len,
  * parser writes only inside [buf, buf + cap) and only until it reports HEAD_END, TOO_LARGE or
  * NOT_HTTP, or is re-initialised; the caller keeps ownership throughout. */
 int http_parser_attach_buffer(struct http_parser *p, char *buf, size_t cap);
+
+/* Never capture heads: no NEED_BUFFER event, every head is framed uncaptured (HEAD_END with
+ * head NULL but status, version and framing as always). Until http_parser_init(). */
+void http_parser_no_capture(struct http_parser *p);
 
 /* True when the next byte would begin a head and no buffer is attached nor declined: a caller
  * that prefers to attach up front instead of waiting for NEED_BUFFER can test this. */

@@ -198,11 +198,17 @@ struct sp {
 	size_t used;
 };
 
-static size_t sv(const struct sp *c, struct exp_str str, const char **p)
+static inline size_t sv(const struct sp *c, struct exp_str str, const char **p)
 {
 	if (str.off & EXP_STR_KEY) { /* a well-known key */
-		*p = exp_str_ptr(c->s, str);
-		return exp_str_ok(c->s, str) ? str.len : 0;
+		unsigned k = str.off & ~EXP_STR_KEY;
+
+		if (k < EXP_K_COUNT && str.len == exp_keynames[k].len) {
+			*p = exp_keynames[k].p;
+			return str.len;
+		}
+		*p = "";
+		return 0;
 	}
 	if ((size_t)str.off + str.len > c->used) {
 		*p = "";

@@ -418,6 +418,8 @@ static void on_event(const struct pcase *c, struct replay *x, const struct http_
 		http_parser_expect_response(&x->p, c->expect[x->nexp++]);
 }
 
+static int replay_no_capture; /* replay(): http_parser_no_capture() on the fresh parser */
+
 /* Feed c->in in the chunks ending at cuts[0..ncuts) (the last one == len). */
 static void replay(const struct pcase *c, const size_t *cuts, int ncuts, struct run *r)
 {
@@ -430,6 +432,8 @@ static void replay(const struct pcase *c, const size_t *cuts, int ncuts, struct 
 	memset(&x, 0, sizeof(x));
 	x.cap = c->cap ? c->cap : HTTP_HEAD_MAX;
 	http_parser_init(&x.p, c->dir);
+	if (replay_no_capture)
+		http_parser_no_capture(&x.p);
 	http_parser_expect_response(&x.p, c->expect[x.nexp++]);
 	for (k = 0; k < ncuts && !x.dead; k++) {
 		const char *d = c->in + base;
@@ -583,6 +587,44 @@ static const char *feed_all(struct http_parser *p, const char *s, size_t len)
 }
 
 #define S_HM "23" /* HEAD_END then MESSAGE_END */
+
+/* A parser that never captures reports exactly what one whose every NEED_BUFFER is declined
+ * reports, minus the NEED_BUFFER round trips, whole and byte at a time. */
+static void test_no_capture(void **state)
+{
+	static struct pcase c;
+	static struct run declined, never;
+	size_t i, cuts[512];
+	int heads = 0, k, n;
+
+	(void)state;
+	for (i = 0; i < NCASES; i++) {
+		c = cases[i];
+		c.cap = NOBUF;
+		for (int split = 0; split < 2; split++) {
+			n = 1;
+			cuts[0] = c.len;
+			if (split && c.len <= 512)
+				for (n = 0; (size_t)n < c.len; n++)
+					cuts[n] = (size_t)n + 1;
+			replay_no_capture = 0;
+			replay(&c, cuts, n, &declined);
+			replay_no_capture = 1;
+			replay(&c, cuts, n, &never);
+			replay_no_capture = 0;
+			assert_int_equal(never.need_buffer, 0);
+			assert_int_equal(never.n, declined.n);
+			for (k = 0; k < never.n; k++) {
+				if (memcmp(&never.ev[k], &declined.ev[k], sizeof(never.ev[k])) != 0) {
+					print_error("case %s: event %d differs without capture\n", c.name, k);
+					fail();
+				}
+				heads += never.ev[k].type == HTTP_EV_HEAD_END;
+			}
+		}
+	}
+	assert_true(heads >= 100);
+}
 
 static void test_skip_body(void **state)
 {
@@ -848,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_two_chunks),
 		cmocka_unit_test(test_byte_at_a_time),
 		cmocka_unit_test(test_random_three_chunks),
+		cmocka_unit_test(test_no_capture),
 		cmocka_unit_test(test_skip_body),
 		cmocka_unit_test(test_buffer_api),
 		cmocka_unit_test(test_lifecycle),
