@@ -7,13 +7,18 @@
  * time and exports them every OTEL_BSP_SCHEDULE_DELAY, or at once when a full batch is waiting
  * or a flush was asked for. Exports never run concurrently (there is one thread).
  *
- * Host threads (producers) pay for one queue push: no lock, no malloc, and no syscall except
- * the futex wake issued by the one producer whose push makes the queue length reach the batch
- * size, and only when the thread is asleep. The thread otherwise sleeps in a timed futex wait
- * until the next scheduled export. The lost-wake-up race is closed Dekker-style: the thread
- * publishes `sleeping` and re-reads the queue length (with a full fence between) before it
- * waits on `wake_word`; a producer bumps the queue tail and then reads `sleeping`; with
- * sequentially consistent ordering at least one of them sees the other.
+ * Host threads (producers) pay for one queue push: no lock, no malloc, and, while spans flow
+ * steadily, no syscall. The thread sleeps in a timed futex wait. When traffic is light it
+ * sleeps until the next scheduled export, and the one producer whose push makes the queue
+ * length reach the batch size wakes it (SLEEP_LONG). Once it has exported a full batch it
+ * polls instead (SLEEP_POLL: it wakes itself every POLL_NS and exports whenever a full batch
+ * is waiting), so a steady stream of spans costs the host's threads no wake-up at all; it
+ * goes back to long sleeps after an export that was not a full batch. In both modes the
+ * producer whose push fills half the queue wakes it (the thread was kept off the CPU). The
+ * lost-wake-up race is closed Dekker-style: the thread publishes `sleeping` and re-reads the
+ * queue length (with a full fence between) before it waits on `wake_word`; a producer bumps
+ * the queue tail and then reads `sleeping`; with sequentially consistent ordering at least
+ * one of them sees the other.
  *
  * Lifecycle:
  *  - exp_init() only records the configuration; the queue's memory and the thread come with the
@@ -71,6 +76,7 @@
 #define NS_PER_MS 1000000ull
 #define EXIT_BOUND_MS 2000
 #define NAP_NS (1 * NS_PER_MS) /* wait for a producer that was interrupted mid-push */
+#define POLL_NS (2 * NS_PER_MS) /* SLEEP_POLL: how often the thread looks for a full batch */
 
 enum { ST_IDLE = 0, ST_STARTING, ST_RUNNING, ST_FAILED, ST_STOPPED };
 
@@ -87,7 +93,8 @@ static int stop; /* the thread must exit at its next check */
 static int shut; /* exp_shutdown ran */
 
 static uint32_t wake_word; /* futex: bumped to wake the thread */
-static int sleeping;       /* the thread is in (or entering) its futex wait */
+enum { AWAKE = 0, SLEEP_LONG = 1, SLEEP_POLL = 2 };
+static int sleeping;       /* the thread is in (or entering) its futex wait: SLEEP_* */
 static uint32_t progress;  /* futex: bumped when done_pos advances */
 static int flush_waiters;
 static uint64_t flush_target; /* export without waiting until head reaches this */
@@ -353,17 +360,17 @@ static bool flushing(void)
 /* Sleep until woken or timeout_ns passed, unless there is work already. With `nap`, sleep
  * anyway: the work there is cannot be taken yet (a producer was interrupted in the middle of
  * its push), and re-checking would spin for as long as that producer stays off the CPU. */
-static void doze(uint64_t timeout_ns, bool nap)
+static void doze(uint64_t timeout_ns, bool nap, int mode)
 {
 	uint32_t v;
 
-	__atomic_store_n(&sleeping, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&sleeping, mode, __ATOMIC_SEQ_CST);
 	v = __atomic_load_n(&wake_word, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (nap || (exp_queue_len(&q) < batch_max && !flushing() &&
 	            !__atomic_load_n(&stop, __ATOMIC_SEQ_CST)))
 		futex(&wake_word, FUTEX_WAIT, v, timeout_ns ? timeout_ns : 1);
-	__atomic_store_n(&sleeping, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sleeping, AWAKE, __ATOMIC_RELAXED);
 }
 
 static size_t take(struct tctx *t)
@@ -388,6 +395,7 @@ static void warn_drops(void)
 static void loop(struct tctx *t)
 {
 	uint64_t next = wt_clock_mono_ns() + delay_ns, now, len;
+	bool busy = false; /* the last export was a full batch: poll */
 	size_t n;
 
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
@@ -398,17 +406,21 @@ static void loop(struct tctx *t)
 			n = take(t);
 			if (n) {
 				export_batch(t, n);
+				busy = n == batch_max;
 				next = wt_clock_mono_ns() + delay_ns;
 			}
 			publish();
 			if (!n)
-				doze(NAP_NS, true);
+				doze(NAP_NS, true, SLEEP_LONG);
 			continue;
 		}
 		publish();
 		if (now >= next)
 			next = now + delay_ns;
-		doze(next - now, false);
+		if (busy && next - now > POLL_NS)
+			doze(POLL_NS, false, SLEEP_POLL);
+		else
+			doze(next - now, false, SLEEP_LONG);
 	}
 }
 
@@ -467,7 +479,7 @@ static void start_thread(void)
 
 int exp_enqueue(const struct exp_span *s)
 {
-	int rc, st;
+	int rc, st, sl;
 
 	if (!cfg || !s)
 		return -EINVAL;
@@ -481,7 +493,9 @@ int exp_enqueue(const struct exp_span *s)
 	}
 	if (st == ST_IDLE)
 		start_thread();
-	if (rc == 1 && __atomic_load_n(&sleeping, __ATOMIC_SEQ_CST)) {
+	/* the batch size wakes a thread in a long sleep, half the queue any sleeping thread */
+	sl = rc > 0 ? __atomic_load_n(&sleeping, __ATOMIC_SEQ_CST) : AWAKE;
+	if ((rc == 1 && sl == SLEEP_LONG) || (rc == 2 && sl != AWAKE)) {
 		__atomic_fetch_add(&n_wakeups, 1, __ATOMIC_RELAXED);
 		wake_thread();
 	}

@@ -50,6 +50,7 @@ int exp_queue_init(struct exp_queue *q, uint64_t cap, uint64_t wake_at)
 		return -EINVAL;
 	q->cap = cap;
 	q->wake_at = wake_at;
+	q->wake_high = cap / 2 > wake_at ? cap / 2 : wake_at;
 	q->slots = NULL;
 	q->tail = 0;
 	q->head = 0;
@@ -101,7 +102,8 @@ int exp_queue_push(struct exp_queue *q, const struct exp_span *s)
 	memcpy(&slot->span, s, used_size(s));
 	__atomic_store_n(&slot->seq, pos + 1 - idx, __ATOMIC_RELEASE);
 	head = __atomic_load_n(&q->head, __ATOMIC_SEQ_CST);
-	return (int64_t)(pos + 1 - head) == (int64_t)q->wake_at;
+	diff = (int64_t)(pos + 1 - head);
+	return diff == (int64_t)q->wake_high ? 2 : diff == (int64_t)q->wake_at;
 }
 
 int exp_queue_pop(struct exp_queue *q, struct exp_span *out)

@@ -19,6 +19,7 @@ struct exp_queue {
 	/* Set by exp_queue_init, then read-only. */
 	uint64_t cap;     /* number of slots */
 	uint64_t wake_at; /* queue length at which exp_queue_push() returns 1 (batch size) */
+	uint64_t wake_high; /* ... and 2: half the capacity, at least wake_at */
 	/* Mapped on the first push; NULL until then. */
 	struct exp_qslot *slots;
 	/* Positions: tail = spans ever accepted, head = spans ever taken (since init/reset). */
@@ -31,8 +32,9 @@ struct exp_queue {
 int exp_queue_init(struct exp_queue *q, uint64_t cap, uint64_t wake_at);
 
 /* Copy *s into the queue (only the used part of its string buffer). Returns 0; 1 if this push
- * made the queue length equal to wake_at (the caller then wakes the consumer); -ENOBUFS if the
- * queue is full; -ENOMEM if the ring could not be mapped. Lock-free, async-signal-safe. */
+ * made the queue length equal to wake_at, 2 if equal to wake_high (the caller may then wake
+ * the consumer); -ENOBUFS if the queue is full; -ENOMEM if the ring could not be mapped.
+ * Lock-free, async-signal-safe. */
 int exp_queue_push(struct exp_queue *q, const struct exp_span *s);
 
 /* Take the oldest span into *out. Returns 1, or 0 if the queue is empty or the oldest slot is

@@ -172,6 +172,37 @@ static void test_full_batch_without_flush(void **state)
 	exp_shutdown();
 }
 
+/* A steady stream of spans costs the producers no wake-up: after the first full batch the
+ * thread polls for full batches itself. */
+static void test_steady_stream_no_wakeups(void **state)
+{
+	struct exp_stats st;
+	struct exp_span s;
+	unsigned i, k;
+
+	(void)state;
+	start(EXP_EXPORTER_NONE, NULL, 8192, 64, 60000);
+	for (i = 0; i < 64; i++) {
+		make_span(&s, "x", 0, i);
+		assert_int_equal(exp_enqueue(&s), 0);
+	}
+	wait_exported(64, 5000); /* the 64th woke the thread, or it found them at start */
+	for (k = 0; k < 20; k++) {
+		for (i = 0; i < 64; i++) {
+			make_span(&s, "x", k + 1, i);
+			assert_int_equal(exp_enqueue(&s), 0);
+		}
+		usleep(10000);
+	}
+	wait_exported(21 * 64, 5000);
+	exp_stats_get(&st);
+	/* at most the first batch's (the new thread may have found it before sleeping); the
+	 * long-sleep scheme would have been woken by every one of the 20 later batches */
+	assert_true(st.wakeups <= 1);
+	assert_int_equal(st.dropped_full, 0);
+	exp_shutdown();
+}
+
 /* A partial batch goes out after the schedule delay. */
 static void test_schedule_delay(void **state)
 {
@@ -493,6 +524,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_none_exact_stats),
 	    cmocka_unit_test(test_full_batch_without_flush),
+	    cmocka_unit_test(test_steady_stream_no_wakeups),
 	    cmocka_unit_test(test_schedule_delay),
 	    cmocka_unit_test(test_queue_full_accounting),
 	    cmocka_unit_test(test_otlp_file_threads),
