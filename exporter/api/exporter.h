@@ -6,7 +6,8 @@
  *
  * Threads: exp_enqueue() may be called from any thread, including from a signal handler that
  * interrupted another enqueue: it takes no lock, allocates nothing and makes no syscall except,
- * at most once per full batch, a futex wake of the exporter thread. exp_init() must run before
+ * at most once per full batch, a futex wake of the exporter thread (none while spans flow
+ * steadily: the thread then polls; see exporter.c). exp_init() must run before
  * the first enqueue (the lifecycle code calls it from the constructor); it allocates nothing
  * heavy: the queue's memory, the exporter thread and libcurl all come with the first enqueue.
  */
