@@ -290,6 +290,21 @@ static inline bool fold_eq(const char *s, const char *lit, size_t n)
 	return (ld8(s + n - 8) | 0x2020202020202020ull) == ld8(lit + n - 8);
 }
 
+bool http_head_has_traceparent(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+
+	/* Every field line starts just after a LF (obs-folds are spaces in a captured head). The
+	 * literal is letters only, so the folded compare is exact whatever the bytes are. */
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p = nl + 1;
+		if (end - p >= 12 && (p[0] | 0x20) == 't' && p[11] == ':' &&
+		    fold_eq(p, "traceparent", 11))
+			return true;
+	}
+	return false;
+}
+
 /* Which field a name is; HTTP_F_COUNT for tracestate, -1 for one we do not keep. The length
  * and the first letter rule out nearly every name before any string compare. */
 #define F_TRACESTATE HTTP_F_COUNT

@@ -50,7 +50,8 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 			  const struct wt_peer *peer);
 
 /* Deferred SERVER attributes (http_span_defer.c): at the request head, copy the head (h: its
- * http_head_parse() result), the peer and the TLS flag into s->deferred instead of building
+ * http_head_parse() result, or NULL: the finisher parses the copy), the peer and the TLS
+ * flag into s->deferred instead of building
  * the attributes; false (nothing written) when it would not leave room for them: then call
  * hspan_server_request(). At the response head, hspan_response_defer() records the status
  * (false if s has nothing deferred: call hspan_response()). hspan_finish() then makes, on the

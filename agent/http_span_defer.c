@@ -3,7 +3,8 @@
  *
  * The semantic-convention attributes of a SERVER span (http_span.c) come from its request
  * head, but nothing reads them before the span is exported. So at the request head the
- * request thread only copies the head, the offsets of the fields http_head_parse() found and
+ * request thread only copies the head, the offsets of the fields http_head_parse() found (when
+ * it needed the parse itself, for a traceparent; otherwise the finisher parses the copy) and
  * the peer's address into the span's own buffer (exp_span.deferred), and at the response head
  * only the status code; the exporter thread calls hspan_finish() before encoding (registered
  * with exp_finish_set()), which makes exactly the attributes, name and status that
@@ -33,6 +34,7 @@ struct dhdr {
 	uint8_t peer_len;
 	uint8_t version_minor;
 	uint8_t tls;
+	uint8_t parsed; /* f and version_minor are set; else the finisher parses the head */
 	uint16_t f[D_N][2]; /* offset in the head, length; both 0 when absent */
 };
 
@@ -46,6 +48,20 @@ static void put_field(struct dhdr *d, int i, const char *head, struct http_str v
 		d->f[i][0] = (uint16_t)(v.ptr - head);
 		d->f[i][1] = (uint16_t)v.len;
 	}
+}
+
+static void put_fields(struct dhdr *d, const char *head, const struct http_head *h)
+{
+	d->parsed = 1;
+	d->version_minor = (uint8_t)h->version_minor;
+	put_field(d, D_METHOD, head, h->method);
+	put_field(d, D_TARGET, head, h->target);
+	put_field(d, D_HOST, head, h->field[HTTP_F_HOST]);
+	put_field(d, D_UA, head, h->field[HTTP_F_USER_AGENT]);
+	put_field(d, D_XFF, head, h->field[HTTP_F_X_FORWARDED_FOR]);
+	put_field(d, D_XFP, head, h->field[HTTP_F_X_FORWARDED_PROTO]);
+	put_field(d, D_XFH, head, h->field[HTTP_F_X_FORWARDED_HOST]);
+	put_field(d, D_FWD, head, h->field[HTTP_F_FORWARDED]);
 }
 
 bool hspan_server_defer(struct exp_span *s, const char *head, size_t head_len,
@@ -62,16 +78,9 @@ bool hspan_server_defer(struct exp_span *s, const char *head, size_t head_len,
 	d.peer_port = peer->port;
 	d.peer_family = peer->family;
 	d.peer_len = (uint8_t)plen;
-	d.version_minor = (uint8_t)h->version_minor;
 	d.tls = tls;
-	put_field(&d, D_METHOD, head, h->method);
-	put_field(&d, D_TARGET, head, h->target);
-	put_field(&d, D_HOST, head, h->field[HTTP_F_HOST]);
-	put_field(&d, D_UA, head, h->field[HTTP_F_USER_AGENT]);
-	put_field(&d, D_XFF, head, h->field[HTTP_F_X_FORWARDED_FOR]);
-	put_field(&d, D_XFP, head, h->field[HTTP_F_X_FORWARDED_PROTO]);
-	put_field(&d, D_XFH, head, h->field[HTTP_F_X_FORWARDED_HOST]);
-	put_field(&d, D_FWD, head, h->field[HTTP_F_FORWARDED]);
+	if (h)
+		put_fields(&d, head, h);
 
 	char *b = s->buf + s->buf_used;
 	memcpy(b, &d, sizeof(d));
@@ -116,10 +125,16 @@ void hspan_finish(struct exp_span *s)
 	memset(s->buf + off, 0, sizeof(d));
 	if (sizeof(d) + (size_t)d.head_len + d.peer_len != len || d.peer_len >= sizeof(peer.addr))
 		return;
+	const char *head = s->buf + off + sizeof(d);
+	if (!d.parsed) { /* the request thread did not need the fields: pick them out now */
+		struct http_head h;
+		if (http_head_parse(head, d.head_len, HTTP_DIR_REQUEST, &h) < 0)
+			return;
+		put_fields(&d, head, &h);
+	}
 	for (int i = 0; i < D_N; i++)
 		if ((size_t)d.f[i][0] + d.f[i][1] > d.head_len)
 			return;
-	const char *head = s->buf + off + sizeof(d);
 	v.method = slice(head, &d, D_METHOD);
 	v.target = slice(head, &d, D_TARGET);
 	v.host = slice(head, &d, D_HOST);

@@ -293,7 +293,15 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 				       uint64_t start_ns)
 {
 	struct http_head h;
-	if (ev->head == NULL || http_head_parse(ev->head, ev->head_len, HTTP_DIR_REQUEST, &h) < 0)
+	if (ev->head == NULL)
+		return NULL;
+	/* The head's fields are picked out here only when this thread needs one: an inbound
+	 * traceparent (its context), or the path when WIRETRACE_EXCLUDED_URLS is set; otherwise
+	 * the exporter thread does it with the attributes (http_span_defer.c). */
+	bool parsed = (wt_cfg.propagate_tracecontext &&
+		       http_head_has_traceparent(ev->head, ev->head_len)) ||
+		      wt_cfg.nexcluded_urls > 0;
+	if (parsed && http_head_parse(ev->head, ev->head_len, HTTP_DIR_REQUEST, &h) < 0)
 		return NULL;
 	struct wt_span_rec *r = rec_get();
 	if (r == NULL)
@@ -305,7 +313,9 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 	struct ctx_span_context parent = {0};
 	char ts[CTX_TRACESTATE_MAX + 1];
 	size_t ts_len = 0;
-	struct http_str tp = h.field[HTTP_F_TRACEPARENT];
+	struct http_str tp = {NULL, 0};
+	if (parsed)
+		tp = h.field[HTTP_F_TRACEPARENT];
 	if (wt_cfg.propagate_tracecontext && tp.ptr && !(h.dup & (1u << HTTP_F_TRACEPARENT)) &&
 	    ctx_tp_parse(tp.ptr, tp.len, &parent) == 0 && h.ntracestate &&
 	    !(h.flags & HTTP_HF_TRACESTATE_MORE)) {
@@ -318,11 +328,14 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 			ts_len = 0;
 	}
 	bool passthrough = wt_cfg.sdk_disabled ||
-			   (h.target.ptr && hspan_path_excluded(h.target.ptr, h.target.len));
+			   (parsed && h.target.ptr && hspan_path_excluded(h.target.ptr, h.target.len));
 	rec_identity(r, &parent, ts, ts_len, passthrough, start_ns);
 	/* The attributes are made on the exporter thread from a copy of the head (the request
 	 * thread's cost is the copy); a head too big for that gets them here. */
-	if (r->record && !hspan_server_defer(&r->span, ev->head, ev->head_len, &h, &c->peer, c->tls)) {
+	if (r->record &&
+	    !hspan_server_defer(&r->span, ev->head, ev->head_len, parsed ? &h : NULL, &c->peer,
+				c->tls) &&
+	    (parsed || http_head_parse(ev->head, ev->head_len, HTTP_DIR_REQUEST, &h) == 0)) {
 		struct wt_req_view v;
 		req_view(c, &h, &v);
 		hspan_server_request(&r->span, &v, &c->peer);

@@ -95,6 +95,9 @@ static void check_head(const struct cfg *c, const struct http_event *ev, const u
 	}
 	CHECK(http_head_parse(ev->head, ev->head_len, c->dir, &h) == 0);
 	CHECK(h.version_minor == ev->version_minor);
+	/* the request thread's cheap look decides whether it parses at all: never wrong */
+	CHECK(http_head_has_traceparent(ev->head, ev->head_len) ==
+	      (h.field[HTTP_F_TRACEPARENT].ptr != NULL));
 	if (c->dir == HTTP_DIR_REQUEST) {
 		CHECK(!!(h.flags & HTTP_HF_CHUNKED) == (ev->body == HTTP_BODY_CHUNKED));
 		if (ev->body == HTTP_BODY_LENGTH)

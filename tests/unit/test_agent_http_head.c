@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -157,6 +158,9 @@ static void test_head_parse(void **state)
 			assert_int_equal(h.status, c->status);
 		}
 		assert_int_equal(h.version_minor, c->minor);
+		/* the cheap look for a traceparent agrees with the parse on every head */
+		assert_int_equal(http_head_has_traceparent(c->in, c->len),
+				 h.field[HTTP_F_TRACEPARENT].ptr != NULL);
 		for (f = 0; f < HTTP_F_COUNT; f++)
 			expect_str(c->name, "field", c->f[f], &h.field[f]);
 		assert_int_equal(h.dup, c->dup);
@@ -165,6 +169,35 @@ static void test_head_parse(void **state)
 			expect_str(c->name, "tracestate", c->ts[k], &h.tracestate[k]);
 		assert_int_equal(h.content_length, c->cl);
 		assert_int_equal(h.flags, c->flags);
+	}
+}
+
+/* http_head_has_traceparent(): a field line of that name in any case, nothing else. */
+static void test_has_traceparent(void **state)
+{
+	static const struct {
+		const char *in;
+		bool want;
+	} t[] = {
+	    {"GET / HTTP/1.1\r\ntraceparent: " TP "\r\n", true},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nTRACEPARENT:" TP "\r\n", true},
+	    {"GET / HTTP/1.1\nHost: a\nTraceParent: x\n", true},
+	    {"GET / HTTP/1.1\r\nHost: a\r\ntraceparent:", true},
+	    {"GET /traceparent: HTTP/1.1\r\nHost: a\r\n", false},
+	    {"GET / HTTP/1.1\r\nx-traceparent: 1\r\n", false},
+	    {"GET / HTTP/1.1\r\ntraceparentx: 1\r\n", false},
+	    {"GET / HTTP/1.1\r\ntracestate: a=b\r\n", false},
+	    {"GET / HTTP/1.1\r\nHost: traceparent: 1\r\n", false},
+	    {"GET / HTTP/1.1\r\ntraceparent", false},
+	    {"GET / HTTP/1.1\r\ntrace[arent: 1\r\n", false},
+	    {"traceparent: 1\r\n", false},
+	    {"", false},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (http_head_has_traceparent(t[i].in, strlen(t[i].in)) != t[i].want)
+			print_error("case %zu: want %d\n", i, t[i].want);
+		assert_int_equal(http_head_has_traceparent(t[i].in, strlen(t[i].in)), t[i].want);
 	}
 }
 
@@ -306,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_head_parse),
 		cmocka_unit_test(test_fold_capture),
+		cmocka_unit_test(test_has_traceparent),
 		cmocka_unit_test(test_framing_rules),
 	};
 

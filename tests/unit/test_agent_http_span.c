@@ -292,19 +292,22 @@ static void both_ways(const char *head, const struct wt_peer *peer, bool tls, in
 	if (status)
 		hspan_response(&direct, status);
 
-	exp_span_init(&deferred);
-	exp_span_set_tracestate(&deferred, "a=b", 3);
-	assert_true(hspan_server_defer(&deferred, head, n, &h, peer, tls));
-	assert_int_equal(deferred.kind, EXP_KIND_SERVER);
-	assert_int_equal(deferred.nattrs, 0); /* nothing built on the request thread */
-	if (error)
-		hspan_error(&deferred, error);
-	if (status)
-		assert_true(hspan_response_defer(&deferred, status));
-	hspan_finish(&deferred);
-	assert_int_equal(deferred.deferred.len, 0);
-	if (!error)
-		same_span(&direct, &deferred);
+	/* with the fields the request thread parsed, then with the head alone (parsed later) */
+	for (int unparsed = 1; unparsed >= 0; unparsed--) {
+		exp_span_init(&deferred);
+		exp_span_set_tracestate(&deferred, "a=b", 3);
+		assert_true(hspan_server_defer(&deferred, head, n, unparsed ? NULL : &h, peer, tls));
+		assert_int_equal(deferred.kind, EXP_KIND_SERVER);
+		assert_int_equal(deferred.nattrs, 0); /* nothing built on the request thread */
+		if (error)
+			hspan_error(&deferred, error);
+		if (status)
+			assert_true(hspan_response_defer(&deferred, status));
+		hspan_finish(&deferred);
+		assert_int_equal(deferred.deferred.len, 0);
+		if (!error)
+			same_span(&direct, &deferred);
+	}
 }
 
 static void test_deferred_server_attributes(void **state)
