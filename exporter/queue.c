@@ -37,11 +37,21 @@ struct exp_qslot {
 	struct exp_span span;
 };
 
-static size_t used_size(const struct exp_span *s)
+/* Copy only what a record uses: its fixed fields, its attributes and events (not the unused
+ * slots of those arrays: a span whose attributes are still to be made on the exporter thread
+ * has none) and the used part of its string buffer. Counts beyond the arrays' capacity are
+ * copied as they are and clamped by every reader, so only the capacity is copied then. */
+static void copy_span(struct exp_span *d, const struct exp_span *s)
 {
-	size_t n = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+	size_t na = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
+	size_t ne = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
+	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
 
-	return offsetof(struct exp_span, buf) + n;
+	memcpy(d, s, offsetof(struct exp_span, attrs));
+	memcpy(d->attrs, s->attrs, na * sizeof(s->attrs[0]));
+	memcpy(d->events, s->events, ne * sizeof(s->events[0]));
+	memcpy(&d->buf_used, &s->buf_used,
+	       offsetof(struct exp_span, buf) - offsetof(struct exp_span, buf_used) + used);
 }
 
 int exp_queue_init(struct exp_queue *q, uint64_t cap, uint64_t wake_at)
@@ -99,7 +109,7 @@ int exp_queue_push(struct exp_queue *q, const struct exp_span *s)
 			pos = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
 		}
 	}
-	memcpy(&slot->span, s, used_size(s));
+	copy_span(&slot->span, s);
 	__atomic_store_n(&slot->seq, pos + 1 - idx, __ATOMIC_RELEASE);
 	head = __atomic_load_n(&q->head, __ATOMIC_SEQ_CST);
 	diff = (int64_t)(pos + 1 - head);
@@ -130,7 +140,7 @@ int exp_queue_pop(struct exp_queue *q, struct exp_span *out)
 			pos = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
 		}
 	}
-	memcpy(out, &slot->span, used_size(&slot->span));
+	copy_span(out, &slot->span);
 	__atomic_store_n(&slot->seq, pos + q->cap - idx, __ATOMIC_RELEASE);
 	return 1;
 }

@@ -146,6 +146,22 @@ static void test_bogus_buf_used(void **state)
 	assert_int_equal(exp_queue_push(&q, &s), 2); /* batch 1 = half of 2: the stronger wake */
 	assert_int_equal(exp_queue_pop(&q, &out), 1);
 	assert_memory_equal(out.buf, s.buf, EXP_SPAN_BUF);
+	/* Counts beyond the arrays' capacity: the arrays are copied whole, the counts as they are
+	 * (readers clamp them), nothing is read or written past the record. */
+	memset(s.attrs, 0x11, sizeof(s.attrs));
+	memset(s.events, 0x22, sizeof(s.events));
+	s.nattrs = 255;
+	s.nevents = 255;
+	s.buf_used = 7;
+	assert_true(exp_queue_push(&q, &s) >= 0);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(exp_queue_pop(&q, &out), 1);
+	assert_int_equal(out.nattrs, 255);
+	assert_int_equal(out.nevents, 255);
+	assert_memory_equal(out.attrs, s.attrs, sizeof(s.attrs));
+	assert_memory_equal(out.events, s.events, sizeof(s.events));
+	assert_memory_equal(out.buf, s.buf, 7);
+	assert_int_equal(out.buf[7], 0); /* only the used part of buf */
 	exp_queue_reset(&q);
 }
 
