@@ -164,7 +164,8 @@ void conn_fifo_pop(struct conn *c)
 /* ---- end of a connection -------------------------------------------------------------------- */
 
 /* The connection is over (last fd closed, or given up): requests still in flight end. Those
- * whose response never completed are errors; a response delimited by the close ends normally. */
+ * whose response never completed are errors, except those in flight at a fork (the other
+ * process may complete them: dropped here); a response delimited by the close ends normally. */
 static void conn_finish(struct conn *c, bool closing)
 {
 	struct http_event ev;
@@ -181,10 +182,12 @@ static void conn_finish(struct conn *c, bool closing)
 	struct wt_span_rec *r;
 	while ((r = conn_fifo_front(c)) != NULL) {
 		conn_fifo_pop(c);
-		if (closing && r->record)
-			hspan_error(&r->span, "response_incomplete");
-		if (closing)
+		/* A request shared with a forked process that completes it is not ours to end. */
+		if (closing && !spans_forked(r)) {
+			if (r->record)
+				hspan_error(&r->span, "response_incomplete");
 			spans_end(r, now);
+		}
 		spans_release(r);
 	}
 	if (c->hbuf_in)

@@ -45,6 +45,7 @@ struct wt_span_rec {
 	uint8_t resp_flags;     /* HTTP_RESP_* for the response parser */
 	uint8_t resp_started;   /* a (final) response head was seen */
 	_Atomic uint8_t has_outbound; /* server: an outbound request was attributed to it */
+	_Atomic uint32_t forked_at; /* gen + 1: in flight when this process forked or was forked */
 	char hdr[INJ_HEADERS_MAX]; /* client: the header lines inserted into its request */
 };
 
@@ -132,6 +133,14 @@ int spans_handoff_source(struct wt_span_rec **rec, uint32_t *gen); /* 1 one, 0 n
 void spans_woken(const void *obj, struct wt_span_rec *rec, uint32_t gen, bool fresh);
 void spans_adopt(struct wt_span_rec *rec, uint32_t gen, const void *from);
 void spans_adopt_waiting(const void *obj);
+
+/* fork (lifecycle.c's atfork handlers, in the parent and in the child): the requests in flight
+ * now are shared with the other process, which may be the one that completes them (a helper
+ * forked mid-request, or a server handing the connection to a child). Whichever process
+ * completes one exports it; one that this process only closes is dropped without an error
+ * span, instead of being reported by both. spans_forked(): was r in flight at a fork? */
+void spans_atfork(void);
+bool spans_forked(struct wt_span_rec *r);
 
 /* Crash forensics (crash.c): fn on every span record in flight; async-signal-safe. */
 void spans_for_each_live(void (*fn)(struct wt_span_rec *r, void *arg), void *arg);

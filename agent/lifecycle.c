@@ -41,8 +41,14 @@ _Atomic int wt_agent_state;
 
 #define WT_SIGNAL_FLUSH_MS 2000 /* bound on the flush in a SIGTERM/SIGINT handler */
 
+static void atfork_parent(void)
+{
+	spans_atfork();
+}
+
 static void atfork_child(void)
 {
+	spans_atfork();
 	ctx_ids_atfork_child();
 	exp_atfork_child();
 	conn_atfork_child();
@@ -107,7 +113,7 @@ void agent_init(void)
 		atomic_store(&wt_agent_state, -1);
 		goto out;
 	}
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(NULL, atfork_parent, atfork_child);
 	agent_handoff_on = wt_cfg.handoff;
 	atomic_store(&wt_agent_state, 1);
 	/* Crash forensics and call sites (crash.c, callsite.c): the call-site symboliser, and the

@@ -217,6 +217,7 @@ static struct wt_span_rec *rec_get(void)
 	r->resp_flags = 0;
 	r->resp_started = 0;
 	atomic_store_explicit(&r->has_outbound, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->forked_at, 0, memory_order_relaxed);
 	return r;
 }
 
@@ -464,3 +465,24 @@ void spans_for_each_live(void (*fn)(struct wt_span_rec *r, void *arg), void *arg
 }
 
 /* ---- end of crash forensics -------------------------------------------------------------- */
+
+/* The mark names the record's generation, so a record that ends and is reused while the
+ * parent's handler runs (other threads go on) is never taken for one in flight at the fork. */
+static void mark_forked(struct wt_span_rec *r, void *arg)
+{
+	(void)arg;
+	uint32_t g = atomic_load_explicit(&r->gen, memory_order_acquire);
+	if (atomic_load_explicit(&r->live, memory_order_acquire))
+		atomic_store_explicit(&r->forked_at, g + 1, memory_order_relaxed);
+}
+
+void spans_atfork(void)
+{
+	spans_for_each_live(mark_forked, NULL);
+}
+
+bool spans_forked(struct wt_span_rec *r)
+{
+	return atomic_load_explicit(&r->forked_at, memory_order_relaxed) ==
+	       atomic_load_explicit(&r->gen, memory_order_acquire) + 1;
+}
