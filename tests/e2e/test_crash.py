@@ -42,18 +42,8 @@ import wtlib  # noqa: E402
 
 CRASHSRV = wtlib.prog("crashsrv")
 ASAN_EXTRA = ":handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0"
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 def with_core(enabled):

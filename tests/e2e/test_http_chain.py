@@ -64,20 +64,8 @@ srv.serve_forever()
 srv.server_close()
 '''
 
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 class Chain(unittest.TestCase):

@@ -30,20 +30,8 @@ from rawpeer import TRACEPARENT_RE, RawPeer, service_spans, wait_service_spans  
 
 HTTPC = wtlib.prog("httpc")
 CLIENT = wtlib.KIND["CLIENT"]
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 class ClientStyles(unittest.TestCase):

@@ -24,20 +24,8 @@ from rawpeer import Service, wait_service_spans  # noqa: E402
 
 FORKSRV = wtlib.prog("forksrv")
 SERVER = wtlib.KIND["SERVER"]
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 class ForkTest(unittest.TestCase):

@@ -112,17 +112,8 @@ print(srv.server_address[1], flush=True)
 srv.serve_forever()
 '''
 
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 def drive(port, paths, errors):

@@ -50,7 +50,7 @@ SERVER, CLIENT = wtlib.KIND["SERVER"], wtlib.KIND["CLIENT"]
 # the backend, two exporter threads and the receiver, a thread can wait a whole scheduler slice
 # (~12 ms here, seen under ASan) in between. Starts need no slack: they are causal.
 END_SLACK_NS = 50_000_000
-RECV = None
+RECV = wtlib.ModuleReceiver()
 
 CONF = """
 daemon off;
@@ -91,18 +91,12 @@ end
 
 
 def setUpModule():
-    global RECV
     if not os.path.exists(NGINX):
         raise unittest.SkipTest("nginx not installed (Debian package nginx-light)")
-    RECV = wtlib.Receiver()
-    RECV.start()
+    RECV.setup()
 
 
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+tearDownModule = RECV.teardown
 
 
 class Nginx(wtlib.NginxRun):

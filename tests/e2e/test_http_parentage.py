@@ -34,20 +34,8 @@ from rawpeer import Service, service_spans, wait_service_spans  # noqa: E402
 
 HTTPD = wtlib.prog("httpd")
 CONNS, PER_CONN = 20, 5
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 def drive(port, ids_per_conn, errors):

@@ -35,20 +35,8 @@ SERVER = wtlib.KIND["SERVER"]
 UA = "e2e-test/1.0 (python)"
 T1, P1 = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 T2, P2 = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-RECV = None
-
-
-def setUpModule():
-    global RECV
-    RECV = wtlib.Receiver()
-    RECV.start()
-
-
-def tearDownModule():
-    try:
-        RECV.assert_clean()
-    finally:
-        RECV.stop()
+RECV = wtlib.ModuleReceiver()
+setUpModule, tearDownModule = RECV.setup, RECV.teardown
 
 
 def req(method, target, headers=(), body=b"", chunked=False, host="127.0.0.1"):

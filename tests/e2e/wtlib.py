@@ -250,6 +250,35 @@ class Receiver:
             raise AssertionError("malformed requests: %s" % json.dumps(bad)[:4000])
 
 
+class ModuleReceiver:
+    """One Receiver shared by the tests of a module, started before them and checked for
+    malformed requests after them:
+
+        RECV = wtlib.ModuleReceiver()
+        setUpModule, tearDownModule = RECV.setup, RECV.teardown
+
+    Any other attribute is the running Receiver's (RECV.env(...), RECV.spans(), ...)."""
+
+    def __init__(self, **kw):
+        self._kw = kw
+        self._r = None
+
+    def setup(self):
+        self._r = Receiver(**self._kw)
+        self._r.start()
+
+    def teardown(self):
+        try:
+            self._r.assert_clean()
+        finally:
+            self._r.stop()
+
+    def __getattr__(self, name):
+        if self._r is None:
+            raise AttributeError("%s: the module's receiver is not started" % name)
+        return getattr(self._r, name)
+
+
 # --- running programs ---------------------------------------------------------------------------
 
 _asan = None
