@@ -24,7 +24,9 @@
  * "emit_ms", "shutdown_ms"}. The exit status is 0 unless the arguments were wrong or the
  * exporter could not be initialised.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -339,6 +341,58 @@ static int parse_args(int argc, char **argv, int *do_fork, int *flush_ms)
 	return -1;
 }
 
+/* Read /proc/self/task/<tid>/<name> into buf (NUL-terminated) with open/read only: no
+ * allocation while another thread may be allocating. Returns the length, or -1. */
+static ssize_t task_file(const char *tid, const char *name, char *buf, size_t cap)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Before --fork forks: wait (up to 5 s) until the exporter thread has finished starting and
+ * sleeps in its futex wait. Under a sanitizer's allocator (unlike glibc's malloc, which is
+ * fork-safe) a fork while another thread is inside malloc leaves the child's allocator locked,
+ * and the child's exporter thread then hangs in its first allocation: seen as a child that
+ * exported nothing in sanitizer builds. While this thread only polls with open/read, the
+ * exporter thread's only futex wait is its sleep.
+ */
+static void wait_exporter_asleep(void)
+{
+	char tid[256] = "", buf[256];
+	struct timespec ts = {0, 2000000};
+	int tries;
+
+	for (tries = 0; tries < 2500; tries++, nanosleep(&ts, NULL)) {
+		if (!tid[0]) {
+			DIR *d = opendir("/proc/self/task");
+			struct dirent *e;
+
+			while (d && (e = readdir(d)) != NULL)
+				if (e->d_name[0] != '.' &&
+				    task_file(e->d_name, "comm", buf, sizeof(buf)) > 0 &&
+				    strcmp(buf, "wiretrace-exp\n") == 0)
+					snprintf(tid, sizeof(tid), "%s", e->d_name);
+			if (d)
+				closedir(d);
+			continue;
+		}
+		if (task_file(tid, "syscall", buf, sizeof(buf)) > 0 && strncmp(buf, "202 ", 4) == 0)
+			return; /* futex */
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int do_fork = 0, flush_ms = -1, rc, status;
@@ -360,6 +414,7 @@ int main(int argc, char **argv)
 	}
 	emit_ms = emit();
 	if (do_fork) {
+		wait_exporter_asleep();
 		fflush(stdout);
 		child = fork();
 		if (child == 0) {
