@@ -223,9 +223,14 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 	add_s(s, EXP_K_URL_PATH, r->target.p, plen);
 	if (plen < r->target.len) {
 		char q[1024];
-		size_t qn = hspan_redact_url(q, sizeof(q), r->target.p + plen + 1,
-					     r->target.len - plen - 1);
-		add_s(s, EXP_K_URL_QUERY, q, qn);
+		const char *qp = r->target.p + plen + 1;
+		size_t ql = r->target.len - plen - 1;
+		size_t qn = hspan_redact_url(q, sizeof(q), qp, ql);
+		/* nothing redacted: the original, referenced in place when it is in the span */
+		if (qn == ql && memcmp(q, qp, ql) == 0)
+			add_s(s, EXP_K_URL_QUERY, qp, ql);
+		else
+			add_s(s, EXP_K_URL_QUERY, q, qn);
 	}
 	struct wt_slice proto = r->x_forwarded_proto;
 	if (!proto.len && r->forwarded.len)

@@ -330,6 +330,15 @@ static void test_deferred_server_attributes(void **state)
 	both_ways("BREW /pot HTTP/1.1\r\nForwarded: for=\"[::1]\";proto=https;host=h.example:9\r\n",
 		  &none, false, 0, NULL);
 	both_ways("GET / HTTP/1.1\r\n", &v4, false, 404, NULL);
+	/* a long query in a head that is deferred: referenced in place, not dropped for room */
+	static char big[1400];
+	int bn = snprintf(big, sizeof(big), "GET /search?q=");
+	memset(big + bn, 'x', 900);
+	bn += 900;
+	snprintf(big + bn, sizeof(big) - (size_t)bn, " HTTP/1.1\r\nHost: a\r\nUser-Agent: %0300d\r\n", 7);
+	both_ways(big, &v4, false, 200, NULL);
+	assert_int_equal(deferred.dropped_attrs, 0);
+	assert_int_equal(exp_span_find_attr(&deferred, "url.query")->v.s.len, 902);
 
 	/* A failure recorded first keeps its error.type; the status still lands. */
 	both_ways("GET /x HTTP/1.1\r\nHost: a\r\n", &v4, false, 502, "response_incomplete");
