@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "http_head.h"
 #include "http_span.h"
 
 /* A string attribute with a well-known key; a value that lies in the span's own buffer (the
@@ -36,6 +37,26 @@ static void add_s(struct exp_span *s, int key, const char *p, size_t n)
 		exp_span_add_ref_k(s, key, (size_t)(v - b), n);
 	else
 		exp_span_add_str_k(s, key, p, n);
+}
+
+static struct wt_slice sl(struct http_str s)
+{
+	struct wt_slice out = {s.ptr, s.ptr ? s.len : 0};
+	return out;
+}
+
+void hspan_req_view(const struct http_head *h, bool tls, struct wt_req_view *v)
+{
+	v->tls = tls;
+	v->method = sl(h->method);
+	v->target = sl(h->target);
+	v->host = sl(h->field[HTTP_F_HOST]);
+	v->user_agent = sl(h->field[HTTP_F_USER_AGENT]);
+	v->x_forwarded_for = sl(h->field[HTTP_F_X_FORWARDED_FOR]);
+	v->x_forwarded_proto = sl(h->field[HTTP_F_X_FORWARDED_PROTO]);
+	v->x_forwarded_host = sl(h->field[HTTP_F_X_FORWARDED_HOST]);
+	v->forwarded = sl(h->field[HTTP_F_FORWARDED]);
+	v->version_minor = h->version_minor;
 }
 
 static const char *const default_methods[] = {"CONNECT", "DELETE", "GET",  "HEAD", "OPTIONS",

@@ -33,6 +33,10 @@ struct wt_peer {
 	char addr[48];       /* numeric address, "" if unknown */
 };
 
+/* The view of a parsed request head (http_head_parse() result h, slices into its buffer). */
+struct http_head;
+void hspan_req_view(const struct http_head *h, bool tls, struct wt_req_view *v);
+
 /* Is `method` one of the known methods (the default list or
  * OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS)? */
 bool hspan_method_known(const char *m, size_t len);
@@ -49,17 +53,15 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 			  const struct wt_peer *peer);
 
-/* Deferred SERVER attributes (http_span_defer.c): at the request head, copy the head (h: its
- * http_head_parse() result, or NULL: the finisher parses the copy), the peer and the TLS
- * flag into s->deferred instead of building
+/* Deferred SERVER attributes (http_span_defer.c): at the request head, copy the head (one that
+ * http_head_parse() accepts), the peer and the TLS flag into s->deferred instead of building
  * the attributes; false (nothing written) when it would not leave room for them: then call
  * hspan_server_request(). At the response head, hspan_response_defer() records the status
- * (false if s has nothing deferred: call hspan_response()). hspan_finish() then makes, on the
- * exporter thread (exp_finish_set) or in the crash writer, what hspan_server_request() and
- * hspan_response() would have made, and clears s->deferred. */
-struct http_head;
+ * (false if s has nothing deferred: call hspan_response()). hspan_finish() then parses the
+ * copy and makes, on the exporter thread (exp_finish_set) or in the crash writer, what
+ * hspan_server_request() and hspan_response() would have made, and clears s->deferred. */
 bool hspan_server_defer(struct exp_span *s, const char *head, size_t head_len,
-			const struct http_head *h, const struct wt_peer *peer, bool tls);
+			const struct wt_peer *peer, bool tls);
 bool hspan_response_defer(struct exp_span *s, int status);
 void hspan_finish(struct exp_span *s);
 

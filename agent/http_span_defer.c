@@ -3,11 +3,10 @@
  *
  * The semantic-convention attributes of a SERVER span (http_span.c) come from its request
  * head, but nothing reads them before the span is exported. So at the request head the
- * request thread only copies the head, the offsets of the fields http_head_parse() found (when
- * it needed the parse itself, for a traceparent; otherwise the finisher parses the copy) and
- * the peer's address into the span's own buffer (exp_span.deferred), and at the response head
- * only the status code; the exporter thread calls hspan_finish() before encoding (registered
- * with exp_finish_set()), which makes exactly the attributes, name and status that
+ * request thread only copies the head and the peer's address into the span's own buffer
+ * (exp_span.deferred), and at the response head only the status code; the exporter thread
+ * calls hspan_finish() before encoding (registered with exp_finish_set()), which parses the
+ * copy and makes exactly the attributes, name and status that
  * hspan_server_request() and hspan_response() would have made on the request thread, with the
  * values referenced in the copied head instead of copied again.
  *
@@ -24,48 +23,21 @@
 #include "http_head.h"
 #include "http_span.h"
 
-enum { D_METHOD, D_TARGET, D_HOST, D_UA, D_XFF, D_XFP, D_XFH, D_FWD, D_N };
-
 struct dhdr {
 	uint16_t head_len;
 	uint16_t status; /* 0 until the response head */
 	uint16_t peer_port;
 	uint8_t peer_family;
 	uint8_t peer_len;
-	uint8_t version_minor;
 	uint8_t tls;
-	uint8_t parsed; /* f and version_minor are set; else the finisher parses the head */
-	uint16_t f[D_N][2]; /* offset in the head, length; both 0 when absent */
 };
 
 /* Bytes of buf left for the attributes after a deferred head: values are referenced in the
  * head, so this holds the span name, a redacted query, the peer address and error.type. */
 #define DEFER_SPARE 640
 
-static void put_field(struct dhdr *d, int i, const char *head, struct http_str v)
-{
-	if (v.ptr && v.len) {
-		d->f[i][0] = (uint16_t)(v.ptr - head);
-		d->f[i][1] = (uint16_t)v.len;
-	}
-}
-
-static void put_fields(struct dhdr *d, const char *head, const struct http_head *h)
-{
-	d->parsed = 1;
-	d->version_minor = (uint8_t)h->version_minor;
-	put_field(d, D_METHOD, head, h->method);
-	put_field(d, D_TARGET, head, h->target);
-	put_field(d, D_HOST, head, h->field[HTTP_F_HOST]);
-	put_field(d, D_UA, head, h->field[HTTP_F_USER_AGENT]);
-	put_field(d, D_XFF, head, h->field[HTTP_F_X_FORWARDED_FOR]);
-	put_field(d, D_XFP, head, h->field[HTTP_F_X_FORWARDED_PROTO]);
-	put_field(d, D_XFH, head, h->field[HTTP_F_X_FORWARDED_HOST]);
-	put_field(d, D_FWD, head, h->field[HTTP_F_FORWARDED]);
-}
-
 bool hspan_server_defer(struct exp_span *s, const char *head, size_t head_len,
-			const struct http_head *h, const struct wt_peer *peer, bool tls)
+			const struct wt_peer *peer, bool tls)
 {
 	struct dhdr d;
 	size_t plen = strnlen(peer->addr, sizeof(peer->addr));
@@ -79,8 +51,6 @@ bool hspan_server_defer(struct exp_span *s, const char *head, size_t head_len,
 	d.peer_family = peer->family;
 	d.peer_len = (uint8_t)plen;
 	d.tls = tls;
-	if (h)
-		put_fields(&d, head, h);
 
 	char *b = s->buf + s->buf_used;
 	memcpy(b, &d, sizeof(d));
@@ -103,15 +73,10 @@ bool hspan_response_defer(struct exp_span *s, int status)
 	return true;
 }
 
-static struct wt_slice slice(const char *head, const struct dhdr *d, int i)
-{
-	struct wt_slice v = {head + d->f[i][0], d->f[i][1]};
-	return v;
-}
-
 void hspan_finish(struct exp_span *s)
 {
 	struct dhdr d;
+	struct http_head h;
 	struct wt_req_view v;
 	struct wt_peer peer;
 	size_t off = s->deferred.off, len = s->deferred.len;
@@ -120,31 +85,15 @@ void hspan_finish(struct exp_span *s)
 	if (len < sizeof(d) || off + len > s->buf_used || off + len > EXP_SPAN_BUF)
 		return;
 	memcpy(&d, s->buf + off, sizeof(d));
-	/* Binary offsets are never encoded, but the encoder checks the whole used buffer for
+	/* Binary fields are never encoded, but the encoder checks the whole used buffer for
 	 * non-ASCII bytes to choose its fast path: leave it ASCII. */
 	memset(s->buf + off, 0, sizeof(d));
 	if (sizeof(d) + (size_t)d.head_len + d.peer_len != len || d.peer_len >= sizeof(peer.addr))
 		return;
 	const char *head = s->buf + off + sizeof(d);
-	if (!d.parsed) { /* the request thread did not need the fields: pick them out now */
-		struct http_head h;
-		if (http_head_parse(head, d.head_len, HTTP_DIR_REQUEST, &h) < 0)
-			return;
-		put_fields(&d, head, &h);
-	}
-	for (int i = 0; i < D_N; i++)
-		if ((size_t)d.f[i][0] + d.f[i][1] > d.head_len)
-			return;
-	v.method = slice(head, &d, D_METHOD);
-	v.target = slice(head, &d, D_TARGET);
-	v.host = slice(head, &d, D_HOST);
-	v.user_agent = slice(head, &d, D_UA);
-	v.x_forwarded_for = slice(head, &d, D_XFF);
-	v.x_forwarded_proto = slice(head, &d, D_XFP);
-	v.x_forwarded_host = slice(head, &d, D_XFH);
-	v.forwarded = slice(head, &d, D_FWD);
-	v.version_minor = d.version_minor;
-	v.tls = d.tls;
+	if (http_head_parse(head, d.head_len, HTTP_DIR_REQUEST, &h) < 0)
+		return;
+	hspan_req_view(&h, d.tls, &v);
 	peer.port = d.peer_port;
 	peer.family = d.peer_family;
 	memcpy(peer.addr, head + d.head_len, d.peer_len);

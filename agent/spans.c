@@ -260,26 +260,6 @@ static void rec_identity(struct wt_span_rec *r, const struct ctx_span_context *p
 		exp_span_set_tracestate(s, ts, ts_len);
 }
 
-static struct wt_slice sl(struct http_str s)
-{
-	struct wt_slice out = {s.ptr, s.ptr ? s.len : 0};
-	return out;
-}
-
-static void req_view(const struct conn *c, const struct http_head *h, struct wt_req_view *v)
-{
-	v->tls = c->tls;
-	v->method = sl(h->method);
-	v->target = sl(h->target);
-	v->host = sl(h->field[HTTP_F_HOST]);
-	v->user_agent = sl(h->field[HTTP_F_USER_AGENT]);
-	v->x_forwarded_for = sl(h->field[HTTP_F_X_FORWARDED_FOR]);
-	v->x_forwarded_proto = sl(h->field[HTTP_F_X_FORWARDED_PROTO]);
-	v->x_forwarded_host = sl(h->field[HTTP_F_X_FORWARDED_HOST]);
-	v->forwarded = sl(h->field[HTTP_F_FORWARDED]);
-	v->version_minor = h->version_minor;
-}
-
 static uint8_t resp_flags_of(const struct http_event *ev)
 {
 	uint8_t f = 0;
@@ -333,12 +313,10 @@ struct wt_span_rec *spans_server_begin(struct conn *c, const struct http_event *
 	rec_identity(r, &parent, ts, ts_len, passthrough, start_ns);
 	/* The attributes are made on the exporter thread from a copy of the head (the request
 	 * thread's cost is the copy); a head too big for that gets them here. */
-	if (r->record &&
-	    !hspan_server_defer(&r->span, ev->head, ev->head_len, parsed ? &h : NULL, &c->peer,
-				c->tls) &&
+	if (r->record && !hspan_server_defer(&r->span, ev->head, ev->head_len, &c->peer, c->tls) &&
 	    (parsed || http_head_parse(ev->head, ev->head_len, HTTP_DIR_REQUEST, &h) == 0)) {
 		struct wt_req_view v;
-		req_view(c, &h, &v);
+		hspan_req_view(&h, c->tls, &v);
 		hspan_server_request(&r->span, &v, &c->peer);
 	}
 	atomic_store_explicit(&r->live, 1, memory_order_release);
@@ -386,7 +364,7 @@ struct wt_span_rec *spans_client_begin(struct conn *c, const struct http_event *
 		     wt_cfg.sdk_disabled, start_ns);
 	if (r->record) {
 		struct wt_req_view v;
-		req_view(c, &h, &v);
+		hspan_req_view(&h, c->tls, &v);
 		hspan_client_request(&r->span, &v, &c->peer);
 		callsite_on_client_span(&r->span); /* callsite.c: WIRETRACE_CAPTURE_CALLSITE */
 	}
