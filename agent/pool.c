@@ -11,6 +11,14 @@
 
 #include "pool.h"
 
+static void atomic_fetch_max_u32(_Atomic uint32_t *a, uint32_t v)
+{
+	uint32_t cur = atomic_load_explicit(a, memory_order_relaxed);
+	while (cur < v && !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_release,
+								 memory_order_relaxed))
+		;
+}
+
 /* Another thread is mapping the pool: wait for it, boundedly (the mapper may be this very
  * thread, interrupted by a signal handler that now wants an object: then give up). */
 static int pool_wait_mapped(struct wt_pool *p)
@@ -67,8 +75,13 @@ void *pool_get(struct wt_pool *p)
 		uint64_t want = ((head >> 32) + 1) << 32 | nxt;
 		if (atomic_compare_exchange_weak_explicit(&p->head, &head, want,
 							  memory_order_acq_rel,
-							  memory_order_acquire))
+							  memory_order_acquire)) {
+			/* The free list starts 0, 1, 2, ... and is LIFO: a never-used object is
+			 * taken only when all below it were, so `top` is at most used + 1. */
+			if (top > atomic_load_explicit(&p->used, memory_order_relaxed))
+				atomic_fetch_max_u32(&p->used, top);
 			return p->base + (size_t)(top - 1) * p->objsize;
+		}
 	}
 }
 
@@ -91,6 +104,11 @@ void pool_put(struct wt_pool *p, void *obj)
 uint32_t pool_index(const struct wt_pool *p, const void *obj)
 {
 	return (uint32_t)(((const char *)obj - p->base) / p->objsize);
+}
+
+uint32_t pool_used(const struct wt_pool *p)
+{
+	return atomic_load_explicit(&p->used, memory_order_acquire);
 }
 
 void *pool_at(const struct wt_pool *p, uint32_t idx)

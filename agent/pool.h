@@ -25,6 +25,7 @@ struct wt_pool {
 	_Atomic uint32_t *next; /* free-list links */
 	_Atomic uint64_t head;  /* (tag << 32) | (index + 1); 0 = empty */
 	_Atomic uint64_t exhausted; /* allocations refused */
+	_Atomic uint32_t used; /* objects ever handed out: always indices [0, used) (LIFO list) */
 };
 
 #define WT_POOL_INIT(n, size, capacity) {.name = (n), .objsize = (size), .cap = (capacity)}
@@ -35,5 +36,8 @@ void pool_put(struct wt_pool *p, void *obj);
 /* Index of an object (for generation-checked handles) and back. */
 uint32_t pool_index(const struct wt_pool *p, const void *obj);
 void *pool_at(const struct wt_pool *p, uint32_t idx);
+/* How many objects from index 0 have ever been handed out: a scan of the objects that may be
+ * in use (crash writer, fork handlers) stops there instead of touching the whole mapping. */
+uint32_t pool_used(const struct wt_pool *p);
 
 #endif

@@ -426,15 +426,17 @@ void spans_release(struct wt_span_rec *r)
 
 /* ---- crash forensics (crash.c) ---------------------------------------------------------- */
 
-/* Every record of the span pool whose request is in flight. Async-signal-safe: no lock, reads
- * the pool's mapping only once it is complete. */
+/* Every record of the span pool whose request is in flight (only the records ever used are
+ * looked at). Async-signal-safe: no lock, reads the pool's mapping only once it is complete. */
 void spans_for_each_live(void (*fn)(struct wt_span_rec *r, void *arg), void *arg)
 {
 	uint32_t i;
 
 	if (atomic_load_explicit(&span_pool.state, memory_order_acquire) != 2)
 		return;
-	for (i = 0; i < span_pool.cap; i++) {
+	uint32_t used = pool_used(&span_pool);
+
+	for (i = 0; i < used && i < span_pool.cap; i++) {
 		struct wt_span_rec *r = pool_at(&span_pool, i);
 
 		if (atomic_load_explicit(&r->live, memory_order_acquire))

@@ -60,10 +60,34 @@ static void *worker(void *arg)
 		uint32_t i = pool_index(&shared, o);
 		if (atomic_fetch_add(&owners[i], 1) != 0)
 			atomic_fetch_add(&violations, 1);
+		if (i >= pool_used(&shared)) /* every object handed out lies below the mark */
+			atomic_fetch_add(&violations, 1);
 		atomic_fetch_sub(&owners[i], 1);
 		pool_put(&shared, o);
 	}
 	return NULL;
+}
+
+/* The high-water mark: objects are handed out from index 0 up, reused first. */
+static void test_used_mark(void **state)
+{
+	(void)state;
+	static struct wt_pool p = WT_POOL_INIT("u", 32, 6);
+	void *a, *b, *c;
+
+	assert_int_equal(pool_used(&p), 0);
+	a = pool_get(&p);
+	b = pool_get(&p);
+	c = pool_get(&p);
+	assert_int_equal(pool_used(&p), 3);
+	assert_int_equal(pool_index(&p, c), 2);
+	pool_put(&p, b);
+	pool_put(&p, a);
+	assert_ptr_equal(pool_get(&p), a); /* reused: the mark stays */
+	assert_ptr_equal(pool_get(&p), b);
+	assert_int_equal(pool_used(&p), 3);
+	assert_int_equal(pool_index(&p, pool_get(&p)), 3); /* a new one: the next index */
+	assert_int_equal(pool_used(&p), 4);
 }
 
 static void test_concurrent_first_use_and_exclusive(void **state)
@@ -76,6 +100,7 @@ static void test_concurrent_first_use_and_exclusive(void **state)
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
 	assert_int_equal(atomic_load(&violations), 0);
+	assert_true(pool_used(&shared) <= THREADS); /* never more in use at once than threads */
 	/* With 4 threads and 64 objects nobody may have been refused, the first use included. */
 	assert_int_equal(atomic_load(&shared.exhausted), 0);
 	int n = 0;
@@ -88,6 +113,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capacity_and_reuse),
+		cmocka_unit_test(test_used_mark),
 		cmocka_unit_test(test_concurrent_first_use_and_exclusive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
