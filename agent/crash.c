@@ -493,7 +493,7 @@ static void end_span(struct wt_span_rec *r, void *arg)
 	(void)arg;
 	if (!atomic_exchange(&r->live, 0) || !r->record)
 		return;
-	used = r->span.buf_used < EXP_SPAN_BUF ? r->span.buf_used : EXP_SPAN_BUF;
+	used = exp_str_used(&r->span);
 	memcpy(s, &r->span, offsetof(struct exp_span, buf) + used);
 	s->end_ns = cr.now;
 	s->frames.len = 0; /* call-site frames are symbolised by an exporter thread: none here */

@@ -62,8 +62,9 @@ static void addf(struct line *l, const char *fmt, ...)
 static void add_esc(struct line *l, const struct exp_span *s, struct exp_str str)
 {
 	size_t i = 0, k;
-	const uint8_t *p = (const uint8_t *)exp_str_ptr(s, str);
-	size_t n = exp_str_ok(s, str) ? str.len : 0;
+	const char *sp;
+	size_t n = exp_str_get(s, str, exp_str_used(s), &sp);
+	const uint8_t *p = (const uint8_t *)sp;
 
 	while (i < n && !l->cut) {
 		k = p[i] >= 0x80 ? exp_utf8_seq_len(p + i, n - i) : 1;

@@ -200,22 +200,7 @@ struct sp {
 
 static inline size_t sv(const struct sp *c, struct exp_str str, const char **p)
 {
-	if (str.off & EXP_STR_KEY) { /* a well-known key */
-		unsigned k = str.off & ~EXP_STR_KEY;
-
-		if (k < EXP_K_COUNT && str.len == exp_keynames[k].len) {
-			*p = exp_keynames[k].p;
-			return str.len;
-		}
-		*p = "";
-		return 0;
-	}
-	if ((size_t)str.off + str.len > c->used) {
-		*p = "";
-		return 0;
-	}
-	*p = c->s->buf + str.off;
-	return str.len;
+	return exp_str_get(c->s, str, c->used, p);
 }
 
 static void put_sv(struct jw *j, const struct sp *c, struct exp_str str)
@@ -358,7 +343,7 @@ static void put_span_head(struct jw *j, const struct sp *c)
 
 static void put_span(struct jw *j, const struct exp_span *s)
 {
-	struct sp c = {s, s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF};
+	struct sp c = {s, exp_str_used(s)};
 	unsigned k, nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
 
 	put_span_head(j, &c);

@@ -65,7 +65,7 @@ static void sp_init(struct sp *c, const struct exp_span *s, struct spsz *z)
 {
 	c->s = s;
 	c->z = z;
-	c->used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+	c->used = exp_str_used(s);
 	c->nattrs = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
 	c->nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
 }
@@ -73,22 +73,7 @@ static void sp_init(struct sp *c, const struct exp_span *s, struct spsz *z)
 /* Bounds-checked string of the span. */
 static inline size_t sv(const struct sp *c, struct exp_str str, const char **p)
 {
-	if (str.off & EXP_STR_KEY) { /* a well-known key */
-		unsigned k = str.off & ~EXP_STR_KEY;
-
-		if (k < EXP_K_COUNT && str.len == exp_keynames[k].len) {
-			*p = exp_keynames[k].p;
-			return str.len;
-		}
-		*p = "";
-		return 0;
-	}
-	if ((size_t)str.off + str.len > c->used) {
-		*p = "";
-		return 0;
-	}
-	*p = c->s->buf + str.off;
-	return str.len;
+	return exp_str_get(c->s, str, c->used, p);
 }
 
 static inline size_t vsize(uint64_t v)

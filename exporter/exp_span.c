@@ -391,9 +391,10 @@ const struct exp_attr *exp_span_find_attr(const struct exp_span *s, const char *
 
 	for (i = 0; i < s->nattrs && i < EXP_SPAN_MAX_ATTRS; i++) {
 		const struct exp_attr *a = &s->attrs[i];
+		const char *p;
 
-		if (a->event == 0 && a->key.len == klen && exp_str_ok(s, a->key) &&
-		    memcmp(exp_str_ptr(s, a->key), key, klen) == 0)
+		if (a->event == 0 && a->key.len == klen &&
+		    exp_str_get(s, a->key, exp_str_used(s), &p) == klen && memcmp(p, key, klen) == 0)
 			return a;
 	}
 	return NULL;

@@ -45,7 +45,7 @@ static void copy_span(struct exp_span *d, const struct exp_span *s)
 {
 	size_t na = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
 	size_t ne = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
-	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+	size_t used = exp_str_used(s);
 
 	memcpy(d, s, offsetof(struct exp_span, attrs));
 	memcpy(d->attrs, s->attrs, na * sizeof(s->attrs[0]));

@@ -462,7 +462,7 @@ int exp_spool_crash_open(uint64_t now_ns)
 
 static void used_copy(struct exp_span *dst, const struct exp_span *s)
 {
-	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+	size_t used = exp_str_used(s);
 
 	memcpy(dst, s, offsetof(struct exp_span, buf) + used);
 }

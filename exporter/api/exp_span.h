@@ -186,24 +186,40 @@ int exp_span_add_event_str(struct exp_span *s, int event, const char *key, const
 int exp_span_add_event_int(struct exp_span *s, int event, const char *key, int64_t val);
 
 /* Look-ups, mainly for tests and the console exporter. */
+/* The used part of buf: buf_used, clamped to the buffer (a record may be damaged). */
+static inline size_t exp_str_used(const struct exp_span *s)
+{
+	return s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
+}
+
+/* The bytes of str into *p, and their count: a well-known key, or a slice of buf[0, used); ""
+ * and 0 for anything else (an unknown key number, a slice outside the used buffer). */
+static inline size_t exp_str_get(const struct exp_span *s, struct exp_str str, size_t used,
+				 const char **p)
+{
+	if (str.off & EXP_STR_KEY) {
+		unsigned k = str.off & ~EXP_STR_KEY;
+
+		if (k < EXP_K_COUNT && str.len == exp_keynames[k].len) {
+			*p = exp_keynames[k].p;
+			return str.len;
+		}
+	} else if ((size_t)str.off + str.len <= used) {
+		*p = s->buf + str.off;
+		return str.len;
+	}
+	*p = "";
+	return 0;
+}
+
 static inline const char *exp_str_ptr(const struct exp_span *s, struct exp_str str)
 {
-	if (str.off & EXP_STR_KEY)
-		return (str.off & ~EXP_STR_KEY) < EXP_K_COUNT ? exp_keynames[str.off & ~EXP_STR_KEY].p
-							      : "";
-	return s->buf + str.off;
+	const char *p;
+
+	exp_str_get(s, str, EXP_SPAN_BUF, &p);
+	return p;
 }
 
-/* Is str readable: a well-known key, or inside the used part of buf? */
-static inline bool exp_str_ok(const struct exp_span *s, struct exp_str str)
-{
-	size_t used = s->buf_used < EXP_SPAN_BUF ? s->buf_used : EXP_SPAN_BUF;
-
-	if (str.off & EXP_STR_KEY)
-		return (str.off & ~EXP_STR_KEY) < EXP_K_COUNT &&
-		       str.len == exp_keynames[str.off & ~EXP_STR_KEY].len;
-	return (size_t)str.off + str.len <= used;
-}
 /* Find a span attribute (event 0) by key; NULL if absent. */
 const struct exp_attr *exp_span_find_attr(const struct exp_span *s, const char *key);
 
