@@ -267,10 +267,11 @@ static void finish_span(struct exp_span *s)
 	s->deferred.len = 0;
 }
 
-/* Call-site frames captured on the request threads become attributes here, on the exporter
- * thread, whatever the exporter; spans without a symboliser lose their frames unread. Deferred
- * attributes are finished first, so a span's attributes keep their order. */
-static void symbolise_batch(struct tctx *t, size_t n)
+/* What the request threads left to the exporter thread becomes attributes here, before any
+ * exporter but "none" sees the batch: deferred attributes first (the agent's finisher), then
+ * call-site frames (its symboliser), so a span's attributes keep their order. Spans without a
+ * symboliser lose their frames unread. */
+static void prepare_batch(struct tctx *t, size_t n)
 {
 	exp_symbolise_fn fn = __atomic_load_n(&symbolise, __ATOMIC_ACQUIRE);
 	size_t i;
@@ -291,7 +292,7 @@ static int export_batch_res(struct tctx *t, const struct exp_resource *res, size
 	int out = EXP_OUT_EXPORTED, rc;
 
 	if (cfg->exporter != EXP_EXPORTER_NONE)
-		symbolise_batch(t, n);
+		prepare_batch(t, n);
 	switch (cfg->exporter) {
 	case EXP_EXPORTER_OTLP:
 		out = export_otlp(t, res, n);
