@@ -39,6 +39,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "url.h"
+
 enum { S_WRITE, S_BYTEWISE, S_WRITEV, S_SENDMSG, S_KEEPALIVE, S_PIPELINED, S_NONBLOCK };
 
 static int o_style = S_WRITE, o_requests = 1, o_chunked;
@@ -46,7 +48,7 @@ static long o_body;
 static const char *o_method = "GET", *o_dump;
 static char *o_headers[32];
 static int o_nheaders;
-static char host[256], port[16], path[2048];
+static struct e2e_url u; /* the URL requested */
 
 static size_t intended, written; /* bytes meant to be written, sum of the write returns */
 static long partials, eagains;
@@ -85,30 +87,22 @@ static void plan(const char *p, size_t n)
 
 static int parse_url(const char *url)
 {
-	if (strncmp(url, "http://", 7) != 0)
+	if (e2e_parse_url(url, &u) < 0)
 		return -1;
-	const char *h = url + 7, *slash = strchr(h, '/');
-	size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-	const char *colon = memchr(h, ':', hl);
-	size_t nl = colon ? (size_t)(colon - h) : hl;
-	if (nl == 0 || nl >= sizeof(host))
-		return -1;
-	memcpy(host, h, nl);
-	snprintf(port, sizeof(port), "%.*s", colon ? (int)(hl - nl - 1) : 2,
-	         colon ? colon + 1 : "80");
-	snprintf(path, sizeof(path), "%s", slash ? slash : "/");
+	if (!u.path[0])
+		snprintf(u.path, sizeof(u.path), "/");
 	return 0;
 }
 
 /* Request i: head and body in one malloc'ed buffer; *head_len tells where the body starts. */
 static char *build_request(int i, size_t *len, size_t *head_len)
 {
-	char target[2100], *brace = strstr(path, "{i}");
+	char target[2100], *brace = strstr(u.path, "{i}");
 	if (brace)
-		snprintf(target, sizeof(target), "%.*s%d%s", (int)(brace - path), path, i,
+		snprintf(target, sizeof(target), "%.*s%d%s", (int)(brace - u.path), u.path, i,
 		         brace + 3);
 	else
-		snprintf(target, sizeof(target), "%s", path);
+		snprintf(target, sizeof(target), "%s", u.path);
 	size_t cap = 4096 + (size_t)o_body * 2 + 64, n;
 	char *b = malloc(cap);
 	if (!b)
@@ -116,7 +110,7 @@ static char *build_request(int i, size_t *len, size_t *head_len)
 	n = (size_t)snprintf(b, cap,
 	                     "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpc/1\r\n"
 	                     "Accept: */*\r\n",
-	                     o_method, target, host, port);
+	                     o_method, target, u.host, u.port);
 	for (int h = 0; h < o_nheaders; h++)
 		n += (size_t)snprintf(b + n, cap - n, "%s\r\n", o_headers[h]);
 	if (o_body > 0 && o_chunked)
@@ -144,7 +138,7 @@ static char *build_request(int i, size_t *len, size_t *head_len)
 static int dial(bool nonblock)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-	if (getaddrinfo(host, port, &hints, &ai) != 0)
+	if (getaddrinfo(u.host, u.port, &hints, &ai) != 0)
 		fail(2, "getaddrinfo");
 	int fd = socket(ai->ai_family, SOCK_STREAM, 0);
 	if (fd < 0)

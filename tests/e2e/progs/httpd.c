@@ -53,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "url.h"
+
 #define MAX_BUF (8u << 20) /* largest request (head + body) we buffer */
 
 enum { M_BLOCKING, M_THREADS, M_EPOLL };
@@ -63,7 +65,7 @@ static int o_mode = M_BLOCKING, o_respond = R_WRITE, o_cstyle = C_WRITE;
 static long o_max;
 static int o_defer, o_delay_ms;
 static const char *o_down;
-static char d_host[256], d_port[16], d_path[1024];
+static struct e2e_url down; /* --downstream */
 static atomic_long answered;
 
 struct req {
@@ -193,21 +195,11 @@ static int parse_request(const char *buf, size_t len, struct req *r)
 
 static int parse_url(const char *url)
 {
-	if (strncmp(url, "http://", 7) != 0)
+	if (e2e_parse_url(url, &down) < 0)
 		return -1;
-	const char *h = url + 7, *slash = strchr(h, '/');
-	size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-	const char *colon = memchr(h, ':', hl);
-	size_t nl = colon ? (size_t)(colon - h) : hl;
-	if (nl == 0 || nl >= sizeof(d_host))
-		return -1;
-	memcpy(d_host, h, nl);
-	snprintf(d_port, sizeof(d_port), "%.*s", colon ? (int)(hl - nl - 1) : 2,
-	         colon ? colon + 1 : "80");
-	snprintf(d_path, sizeof(d_path), "%s", slash ? slash : "");
-	size_t pl = strlen(d_path);
-	if (pl && d_path[pl - 1] == '/')
-		d_path[pl - 1] = '\0'; /* the inbound target brings its own slash */
+	size_t pl = strlen(down.path);
+	if (pl && down.path[pl - 1] == '/')
+		down.path[pl - 1] = '\0'; /* the inbound target brings its own slash */
 	return 0;
 }
 
@@ -340,14 +332,14 @@ static size_t ds_request(char *out, size_t cap, const char *target)
 	int n = snprintf(out, cap,
 	                 "GET %s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: e2e-httpd-client\r\n"
 	                 "Accept: */*\r\nConnection: close\r\n\r\n",
-	                 d_path, target, d_host, d_port);
+	                 down.path, target, down.host, down.port);
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 static int ds_connect(bool nonblock)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-	if (getaddrinfo(d_host, d_port, &hints, &ai) != 0)
+	if (getaddrinfo(down.host, down.port, &hints, &ai) != 0)
 		return -1;
 	int fd = socket(ai->ai_family, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
