@@ -46,7 +46,8 @@ from rawpeer import Service, service_spans, wait_service_spans  # noqa: E402
 
 CURL = None  # argv prefix of the curl CLI (or its stand-in), set up by setUpModule
 CLIENT, SERVER = wtlib.KIND["CLIENT"], wtlib.KIND["SERVER"]
-RECV = CERTS = None
+RECV = wtlib.ModuleReceiver()
+CERTS = None
 
 PLUGIN_C = r'''
 #include <curl/curl.h>
@@ -99,21 +100,17 @@ print(rc, code.value)
 
 
 def setUpModule():
-    global RECV, CERTS, CURL
+    global CERTS, CURL
     CURL = tlslib.curl_cli()
     CERTS = tlslib.Certs()
-    RECV = wtlib.Receiver()
-    RECV.start()
+    RECV.setup()
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
-    CERTS.remove()
-
-
-def env_for(service):
-    return wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=service))
+    try:
+        RECV.teardown()
+    finally:
+        CERTS.remove()
 
 
 class Curl(unittest.TestCase):
@@ -139,10 +136,10 @@ class Curl(unittest.TestCase):
     def cli_case(self, tls):
         n_cli, n_srv = self.names("curl", "echo")
         certs = CERTS if tls else None
-        with tlslib.Echo(env_for(n_srv), certs=certs) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv), certs=certs) as echo:
             urls = [echo.url + "/cli/%d?x=1" % i for i in range(2)]
             args = CURL + ["-sS", "--max-time", "20"] + (["--cacert", CERTS.cert] if tls else [])
-            wtlib.run(args + urls, env=env_for(n_cli), timeout=60)
+            wtlib.run(args + urls, env=RECV.service_env(n_cli), timeout=60)
             wait_service_spans(RECV, n_srv, 2)
             log = echo.wait_log(2)
         clients = wait_service_spans(RECV, n_cli, 2)
@@ -172,10 +169,10 @@ class Curl(unittest.TestCase):
         if wtlib.SANITIZE:
             self.skipTest("curl -Z needs the real CLI (see tlslib.curl_cli)")
         n_cli, n_srv = self.names("curl", "echo")
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             urls = [echo.url + "/z/%d" % i for i in range(3)]
             wtlib.run(CURL + ["-sS", "-Z", "--max-time", "20"] + ["-o/dev/null"] * 3 + urls,
-                      env=env_for(n_cli), timeout=60)
+                      env=RECV.service_env(n_cli), timeout=60)
             wait_service_spans(RECV, n_srv, 3)
             log = echo.wait_log(3)
         clients = wait_service_spans(RECV, n_cli, 3)
@@ -196,13 +193,13 @@ class Curl(unittest.TestCase):
         location / {{ proxy_pass http://127.0.0.1:{backend}; proxy_http_version 1.1; }}
     }}
 """
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             # nginx itself is not traced here: HTTP/2 servers are not (only libcurl's side).
             with tlslib.Nginx(conf, wtlib.clean_env(), backend=echo.port, cert=CERTS.cert,
                               key=CERTS.key) as ngx:
                 url = "https://127.0.0.1:%d/h2" % ngx.port
                 wtlib.run(CURL + ["-sS", "--max-time", "20", "--cacert", CERTS.cert, url],
-                          env=env_for(n_cli), timeout=60)
+                          env=RECV.service_env(n_cli), timeout=60)
                 wait_service_spans(RECV, n_srv, 1)
                 log = echo.wait_log(1)
         clients = wait_service_spans(RECV, n_cli, 1)
@@ -215,9 +212,9 @@ class Curl(unittest.TestCase):
 
     def test_cli_redirects_one_span(self):
         n_cli, n_srv = self.names("curl", "echo")
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             wtlib.run(CURL + ["-sS", "-L", "--max-time", "20", echo.url + "/redirect/2"],
-                      env=env_for(n_cli), timeout=60)
+                      env=RECV.service_env(n_cli), timeout=60)
             wait_service_spans(RECV, n_srv, 3)
             log = echo.wait_log(3)
         clients = wait_service_spans(RECV, n_cli, 1)
@@ -234,13 +231,13 @@ class Curl(unittest.TestCase):
         with tempfile.NamedTemporaryFile() as up:
             up.write(b"upload")
             up.flush()
-            with tlslib.Echo(env_for(n_srv)) as echo:
+            with tlslib.Echo(RECV.service_env(n_srv)) as echo:
                 runs = [(["-d", "a=1"], "/post", "POST"), (["-T", up.name], "/put", "PUT"),
                         (["-I"], "/head", "HEAD"), (["-X", "DELETE"], "/delete", "DELETE"),
                         (["-X", "FOO"], "/foo", "FOO")]
                 for extra, path, _ in runs:
                     wtlib.run(CURL + ["-sS", "-o", "/dev/null", "--max-time", "20"] + extra +
-                              [echo.url + path], env=env_for(n_cli), timeout=60)
+                              [echo.url + path], env=RECV.service_env(n_cli), timeout=60)
                 log = echo.wait_log(4)  # FOO is refused by http.server before logging
         spans = {s["attributes"]["url.full"].rsplit("/", 1)[1]: s
                  for s in wait_service_spans(RECV, n_cli, len(runs))}
@@ -260,13 +257,13 @@ class Curl(unittest.TestCase):
 
     def test_cli_errors(self):
         n_cli, n_srv = self.names("curl", "echo")
-        with wtlib.RefusingPort() as refused, tlslib.Echo(env_for(n_srv)) as echo:
+        with wtlib.RefusingPort() as refused, tlslib.Echo(RECV.service_env(n_srv)) as echo:
             cases = [("http://127.0.0.1:%d/refused" % refused.port, [], 7),
                      (echo.url + "/status/404", [], 0), (echo.url + "/status/503", [], 0),
                      (echo.url + "/status/404?f", ["-f"], 22)]
             for url, extra, rc in cases:
                 r = wtlib.run(CURL + ["-sS", "-o", "/dev/null", "--max-time", "20"] + extra + [url],
-                              env=env_for(n_cli), timeout=60, check=False)
+                              env=RECV.service_env(n_cli), timeout=60, check=False)
                 self.assertEqual(r.returncode, rc, r)
         spans = {s["attributes"]["url.full"]: s for s in wait_service_spans(RECV, n_cli, 4)}
         want = {cases[0][0]: ("CURLE_COULDNT_CONNECT", None), cases[1][0]: ("404", 404),
@@ -280,12 +277,12 @@ class Curl(unittest.TestCase):
     def test_cli_redaction_and_own_traceparent(self):
         n_cli, n_srv = self.names("curl", "echo")
         own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             secret = "http://user:secret@127.0.0.1:%d/r?sig=abc&a=1" % echo.port
             wtlib.run(CURL + ["-sS", "-o", "/dev/null", "--max-time", "20", secret],
-                      env=env_for(n_cli), timeout=60)
+                      env=RECV.service_env(n_cli), timeout=60)
             wtlib.run(CURL + ["-sS", "-o", "/dev/null", "--max-time", "20", "-H",
-                       "traceparent: " + own, echo.url + "/own"], env=env_for(n_cli),
+                       "traceparent: " + own, echo.url + "/own"], env=RECV.service_env(n_cli),
                       timeout=60)
             wait_service_spans(RECV, n_srv, 2)
             log = {r["path"]: r for r in echo.wait_log(2)}
@@ -311,10 +308,10 @@ class Curl(unittest.TestCase):
     def multi_case(self, api):
         n_prog, n_srv = self.names("multi", "echo")
         threads, transfers, rounds = 2, 4, 2
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             with Service([wtlib.prog("curl_multi"), "--base", echo.url, "--serve",
                                  "--threads", threads, "--transfers", transfers,
-                                 "--rounds", rounds, "--api", api], env_for(n_prog)) as prog:
+                                 "--rounds", rounds, "--api", api], RECV.service_env(n_prog)) as prog:
                 inbound = ["/in/%d" % t for t in range(threads)]
                 tps = ["00-%032x-%016x-01" % (0xabc0 + t, 0xdef0 + t) for t in range(threads)]
                 script = ("import sys, threading, urllib.request\n"
@@ -350,8 +347,8 @@ class Curl(unittest.TestCase):
 
     def test_program_header_list_unchanged(self):
         n_prog, n_srv = self.names("headers", "echo")
-        with tlslib.Echo(env_for(n_srv)) as echo:
-            r = wtlib.run([wtlib.prog("curl_headers"), echo.url], env=env_for(n_prog),
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
+            r = wtlib.run([wtlib.prog("curl_headers"), echo.url], env=RECV.service_env(n_prog),
                           timeout=60, check=False)
             steps = {j["step"]: j for j in r.json_lines()}
             log = {rec["path"][1:]: rec for rec in echo.wait_log(8)}
@@ -390,8 +387,8 @@ class Curl(unittest.TestCase):
         if "libcurl-gnutls" not in ldd:
             self.skipTest("git-remote-http is not linked to libcurl-gnutls")
         n_git, n_srv = self.names("git", "echo")
-        with tlslib.Echo(env_for(n_srv)) as echo:
-            env = env_for(n_git)
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
+            env = RECV.service_env(n_git)
             env["OTEL_LOG_LEVEL"] = "debug"  # where each real function was found
             r = wtlib.run([git, "ls-remote", echo.url + "/repo.git"], env=env, timeout=60,
                           check=False)
@@ -420,10 +417,10 @@ class Curl(unittest.TestCase):
                                    capture_output=True, text=True).stdout.split() or ["-lcurl"]
             subprocess.run([cc, "-shared", "-fPIC", "-o", so, src] + flags, check=True,
                            env=wtlib.clean_env(), capture_output=True, timeout=120)
-            with tlslib.Echo(env_for(n_srv)) as echo:
+            with tlslib.Echo(RECV.service_env(n_srv)) as echo:
                 url = "http://u:pw@127.0.0.1:%d/plugin" % echo.port
                 r = wtlib.run([tlslib.PYTHON, "-c", PLUGIN_HOST, so, url],
-                              env=env_for(n_prog), timeout=60, check=False)
+                              env=RECV.service_env(n_prog), timeout=60, check=False)
                 self.assertNotEqual(r.returncode, 3, "python3 had libcurl loaded already")
                 self.assertEqual((r.returncode, r.stdout.strip()), (0, "200"), r)
                 wait_service_spans(RECV, n_srv, 1)
@@ -439,9 +436,9 @@ class Curl(unittest.TestCase):
 
     def test_dlopen_dlsym_bypass(self):
         n_prog, n_srv = self.names("dlsym", "echo")
-        with tlslib.Echo(env_for(n_srv)) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv)) as echo:
             url = "http://u:pw@127.0.0.1:%d/dlsym" % echo.port
-            r = wtlib.run([tlslib.PYTHON, "-c", DLSYM_HOST, url], env=env_for(n_prog),
+            r = wtlib.run([tlslib.PYTHON, "-c", DLSYM_HOST, url], env=RECV.service_env(n_prog),
                           timeout=60, check=False)
             self.assertNotEqual(r.returncode, 3, "python3 had libcurl loaded already")
             self.assertEqual((r.returncode, r.stdout.strip()), (0, "0 200"), r)

@@ -78,7 +78,7 @@ class Chain(unittest.TestCase):
                 f.write(SERVICE_PY)
 
             def start(name, nxt):
-                env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME="chain-" + name))
+                env = RECV.service_env("chain-" + name)
                 return Service([PYTHON, script, name, nxt, CHAINS], env)
 
             with start("C", "-") as c, \
@@ -86,7 +86,7 @@ class Chain(unittest.TestCase):
                     start("A", "http://127.0.0.1:%d" % b.port) as a:
                 answers = []
                 for i in range(CHAINS):
-                    env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME="chain-curl"))
+                    env = RECV.service_env("chain-curl")
                     cmd, client = fetch_cmd(
                         ["http://127.0.0.1:%d/chain/%d?n=%d" % (a.port, i, i)], wtlib.SANITIZE)
                     if client != "curl" and i == 0:

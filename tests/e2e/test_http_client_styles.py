@@ -38,7 +38,7 @@ class ClientStyles(unittest.TestCase):
     maxDiff = 4000
 
     def run_client(self, service, peer, args, check=True):
-        env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=service))
+        env = RECV.service_env(service)
         return wtlib.run([HTTPC] + args, env=env, timeout=60, check=check)
 
     def exchange(self, style, requests=3, method="POST", body=300, extra=(), peer_kw=None,

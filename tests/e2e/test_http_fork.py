@@ -31,7 +31,7 @@ setUpModule, tearDownModule = RECV.setup, RECV.teardown
 class ForkTest(unittest.TestCase):
     def run_case(self, mode):
         name = "forksrv-" + mode
-        env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=name))
+        env = RECV.service_env(name)
         with Service([FORKSRV, "--child", mode], env) as svc:
             with socket.create_connection(("127.0.0.1", svc.port), timeout=15) as s:
                 s.sendall(b"GET /work?x=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: fork-test\r\n\r\n")

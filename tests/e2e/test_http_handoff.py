@@ -145,9 +145,9 @@ class Handoff(unittest.TestCase):
                 f.write(FRONT_PY)
             with open(back_py, "w") as f:
                 f.write(BACK_PY)
-            benv = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=name + "-back"))
-            fenv = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=name + "-front",
-                                              WIRETRACE_HANDOFF="true" if handoff else "false"))
+            benv = RECV.service_env(name + "-back")
+            fenv = RECV.service_env(name + "-front",
+                                    WIRETRACE_HANDOFF="true" if handoff else "false")
             with Service([PYTHON, back_py, n], benv) as back, \
                     Service([PYTHON, front_py, "http://127.0.0.1:%d" % back.port, n],
                             fenv) as front:

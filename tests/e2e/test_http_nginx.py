@@ -123,16 +123,16 @@ class NginxProxy(unittest.TestCase):
         n_curl, n_nginx, n_back = self.names()
         paths = ["/echo/%d" % i for i in range(3)]
         with Service([HTTPD, "--mode", "epoll", "--max-requests", len(paths)],
-                     wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_back))) as back:
+                     RECV.service_env(n_back)) as back:
             with Nginx(back.port, keepalive,
-                       wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_nginx))) as ngx:
+                       RECV.service_env(n_nginx)) as ngx:
                 # One curl process, three URLs: keep-alive on the client side too.
                 cmd, client = fetch_cmd(["http://127.0.0.1:%d%s" % (ngx.port, p)
                                          for p in paths], wtlib.SANITIZE)
                 if client != "curl":
                     print("\n(sanitizer build: %s stands in for curl, see rawpeer.py)" %
                           client, file=sys.stderr)
-                r = wtlib.run(cmd, env=wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=n_curl)),
+                r = wtlib.run(cmd, env=RECV.service_env(n_curl),
                               timeout=30)
                 self.assertEqual(ngx.stop(), 0, ngx.log())
             self.assertEqual(back.wait(), 0, back.stderr())

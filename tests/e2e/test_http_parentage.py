@@ -98,8 +98,8 @@ class Parentage(unittest.TestCase):
         n = conns * per_conn
         ids = [["%d-%d" % (c, k) for k in range(per_conn)] for c in range(conns)]
         flat = [i for group in ids for i in group]
-        back_env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=name + "-back"))
-        front_env = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=name + "-front"))
+        back_env = RECV.service_env(name + "-back")
+        front_env = RECV.service_env(name + "-front")
         with Service([HTTPD, "--mode", "epoll", "--max-requests", n], back_env) as back:
             down = "http://127.0.0.1:%d/down" % back.port
             with Service([HTTPD, "--mode", mode, "--downstream", down, "--client-style", style,

@@ -105,7 +105,7 @@ class ServerModes(unittest.TestCase):
         return "httpd-" + self.id().rsplit(".", 1)[-1]
 
     def start(self, args, max_requests, **env):
-        e = wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=self.service(), **env))
+        e = RECV.service_env(self.service(), **env)
         return Service([HTTPD, "--max-requests", str(max_requests)] + list(args), e)
 
     def finish(self, svc, n):

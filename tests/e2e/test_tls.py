@@ -37,7 +37,8 @@ import wtlib  # noqa: E402
 from rawpeer import wait_service_spans  # noqa: E402
 
 CLIENT, SERVER = wtlib.KIND["CLIENT"], wtlib.KIND["SERVER"]
-RECV = CERTS = None
+RECV = wtlib.ModuleReceiver()
+CERTS = None
 
 NGINX_TLS_FRONT = """
     upstream backend {{ server 127.0.0.1:{backend}; keepalive 8; }}
@@ -66,20 +67,16 @@ NGINX_TLS_UPSTREAM = """
 
 
 def setUpModule():
-    global RECV, CERTS
+    global CERTS
     CERTS = tlslib.Certs()
-    RECV = wtlib.Receiver()
-    RECV.start()
+    RECV.setup()
 
 
 def tearDownModule():
-    RECV.assert_clean()
-    RECV.stop()
-    CERTS.remove()
-
-
-def env_for(service):
-    return wtlib.preload_env(RECV.env(OTEL_SERVICE_NAME=service))
+    try:
+        RECV.teardown()
+    finally:
+        CERTS.remove()
 
 
 class SlowTLSServer:
@@ -154,14 +151,14 @@ class TLS(unittest.TestCase):
 
     def test_urllib_https(self):
         n_cli, n_srv = self.names("urllib", "echo")
-        with tlslib.Echo(env_for(n_srv), certs=CERTS) as echo:
+        with tlslib.Echo(RECV.service_env(n_srv), certs=CERTS) as echo:
             paths = ["/u/%d?k=v" % i for i in range(3)]
             script = ("import ssl, urllib.request\n"
                       "ctx = ssl.create_default_context(cafile=%r)\n"
                       "for p in %r:\n"
                       "    print(urllib.request.urlopen(%r + p, context=ctx, timeout=20)"
                       ".status)\n" % (CERTS.cert, paths, echo.url))
-            r = wtlib.run([tlslib.PYTHON, "-c", script], env=env_for(n_cli), timeout=60)
+            r = wtlib.run([tlslib.PYTHON, "-c", script], env=RECV.service_env(n_cli), timeout=60)
             self.assertEqual(r.stdout.split(), ["200"] * 3)
             wait_service_spans(RECV, n_srv, 3)
             log = echo.wait_log(3)
@@ -178,12 +175,12 @@ class TLS(unittest.TestCase):
 
     def test_https_chain(self):
         n_cli, n_a, n_b = self.names("curl", "A", "B")
-        with tlslib.Echo(env_for(n_b), certs=CERTS) as b:
-            with tlslib.Echo(env_for(n_a), certs=CERTS, downstream=b.url,
+        with tlslib.Echo(RECV.service_env(n_b), certs=CERTS) as b:
+            with tlslib.Echo(RECV.service_env(n_a), certs=CERTS, downstream=b.url,
                              cafile=CERTS.cert) as a:
                 wtlib.run(tlslib.curl_cli() + ["-sS", "--max-time", "20", "--cacert", CERTS.cert,
                                                a.url + "/chain/1", a.url + "/chain/2"],
-                          env=env_for(n_cli), timeout=60)
+                          env=RECV.service_env(n_cli), timeout=60)
                 wait_service_spans(RECV, n_a, 4)
                 log_a = a.wait_log(2)
             wait_service_spans(RECV, n_b, 2)
@@ -209,13 +206,13 @@ class TLS(unittest.TestCase):
         if not os.path.exists(tlslib.NGINX):
             self.skipTest("nginx not installed (Debian package nginx-light)")
         n_cli, n_ngx, n_back = self.names("curl", "nginx", "backend")
-        with tlslib.Echo(env_for(n_back), certs=backend_certs) as back:
-            with tlslib.Nginx(servers, env_for(n_ngx), backend=back.port, cert=CERTS.cert,
+        with tlslib.Echo(RECV.service_env(n_back), certs=backend_certs) as back:
+            with tlslib.Nginx(servers, RECV.service_env(n_ngx), backend=back.port, cert=CERTS.cert,
                               key=CERTS.key) as ngx:
                 paths = ["/n/%d" % i for i in range(3)]
                 urls = ["%s://127.0.0.1:%d%s" % (front_scheme, ngx.port, p) for p in paths]
                 wtlib.run(tlslib.curl_cli() + ["-sS", "--max-time", "20", "--cacert",
-                                               CERTS.cert] + urls, env=env_for(n_cli),
+                                               CERTS.cert] + urls, env=RECV.service_env(n_cli),
                           timeout=60)
                 wait_service_spans(RECV, n_back, 3)
                 log = back.wait_log(3)
@@ -247,7 +244,7 @@ class TLS(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d, SlowTLSServer() as srv:
             dump = os.path.join(d, "req")
             r = wtlib.run([wtlib.prog("tls_client"), srv.port, 300000, "--dump", dump] + extra +
-                          (["--own-traceparent"] if own else []), env=env_for(n_cli),
+                          (["--own-traceparent"] if own else []), env=RECV.service_env(n_cli),
                           timeout=60)
             out = r.json_lines()[0]
             srv.thread.join(10)

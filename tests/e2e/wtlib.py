@@ -273,6 +273,10 @@ class ModuleReceiver:
         finally:
             self._r.stop()
 
+    def service_env(self, service, **extra):
+        """The environment of a program run under the agent as `service`, exporting here."""
+        return preload_env(self.env(OTEL_SERVICE_NAME=service, **extra))
+
     def __getattr__(self, name):
         if self._r is None:
             raise AttributeError("%s: the module's receiver is not started" % name)
