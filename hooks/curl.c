@@ -72,16 +72,7 @@ static const struct curl_trace_lib *lib_get(const void *caller)
 	return &lib;
 }
 
-/* A call from the agent's own libcurl (guard set): straight to its own definition. */
-#define GUARDED(name, fail, ...)                                                                   \
-	do {                                                                                       \
-		if (WT_UNLIKELY(wt_guard)) {                                                       \
-			if (!OWNREAL(name))                                                        \
-				return fail;                                                       \
-			return own_##name(__VA_ARGS__);                                            \
-		}                                                                                  \
-	} while (0)
-
+/* GUARDED (libsym.h) for a hook that returns nothing. */
 #define GUARDED_VOID(name, ...)                                                                    \
 	do {                                                                                       \
 		if (WT_UNLIKELY(wt_guard)) {                                                       \

@@ -76,4 +76,15 @@ static inline bool hook_agent_ready(void)
 	                         __ATOMIC_RELAXED),                                                \
 	        own_##name))
 
+/* A call from the agent's own libcurl (guard set): straight to its own definition, or `fail`
+ * when there is none. Expanded at the top of an exported hook. */
+#define GUARDED(name, fail, ...)                                                                   \
+	do {                                                                                       \
+		if (WT_UNLIKELY(wt_guard)) {                                                       \
+			if (!OWNREAL(name))                                                        \
+				return fail;                                                       \
+			return own_##name(__VA_ARGS__);                                            \
+		}                                                                                  \
+	} while (0)
+
 #endif

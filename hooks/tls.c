@@ -78,16 +78,6 @@ static const struct tls_lib *lib_get(const void *caller)
 	return &lib;
 }
 
-/* A call from the agent's own libcurl (guard set): straight to its own definition. */
-#define GUARDED(name, fail, ...)                                                                   \
-	do {                                                                                       \
-		if (WT_UNLIKELY(wt_guard)) {                                                       \
-			if (!OWNREAL(name))                                                        \
-				return fail;                                                       \
-			return own_##name(__VA_ARGS__);                                            \
-		}                                                                                  \
-	} while (0)
-
 static inline bool pass(void)
 {
 	return wt_guard || !hook_agent_ready() || curl_trace_busy();
