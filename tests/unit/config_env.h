@@ -87,4 +87,30 @@ static void check_warning(const char *what, const char *log, const char *want)
 		fail_msg("%s: unexpected warning:\n%s", what, log);
 }
 
+/* Integer tables: a getter picks one value out of a loaded configuration. */
+typedef long (*getter)(const struct wt_config *c);
+#define GET(name, expr)                                                                     \
+	static long name(const struct wt_config *c)                                         \
+	{                                                                                    \
+		return (long)(expr);                                                         \
+	}
+
+/* Case i of an integer table: load env, expect get() == want, and the warning (or none). */
+static void check_int_case(size_t i, const struct kv *list, getter get, long want,
+			   const char *warn)
+{
+	struct wt_config c;
+	char what[160];
+	long got;
+
+	snprintf(what, sizeof(what), "case %zu (%s=%s)", i, list[0].k ? list[0].k : "-",
+		 list[0].v ? list[0].v : "-");
+	load(&c, list);
+	got = get(&c);
+	if (got != want)
+		fail_msg("%s: got %ld, want %ld; log:\n%s", what, got, want, logtext());
+	check_warning(what, logtext(), warn);
+	done(&c);
+}
+
 #endif

@@ -24,12 +24,6 @@
 
 #include "config_env.h"
 
-typedef long (*getter)(const struct wt_config *c);
-#define GET(name, expr)                                                                     \
-	static long name(const struct wt_config *c)                                         \
-	{                                                                                    \
-		return (long)(expr);                                                         \
-	}
 GET(g_exporter, c->exp.exporter)
 GET(g_protocol, c->exp.protocol)
 GET(g_timeout, c->exp.timeout_ms)
@@ -132,21 +126,8 @@ static const struct icase icases[] = {
 static void test_int_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(icases) / sizeof(icases[0]); i++) {
-		const struct icase *t = &icases[i];
-		struct wt_config c;
-		char what[160];
-		long got;
-
-		snprintf(what, sizeof(what), "case %zu (%s=%s)", i, t->env[0].k ? t->env[0].k : "-",
-			 t->env[0].v ? t->env[0].v : "-");
-		load(&c, t->env);
-		got = t->get(&c);
-		if (got != t->want)
-			fail_msg("%s: got %ld, want %ld; log:\n%s", what, got, t->want, logtext());
-		check_warning(what, logtext(), t->warn);
-		done(&c);
-	}
+	for (size_t i = 0; i < sizeof(icases) / sizeof(icases[0]); i++)
+		check_int_case(i, icases[i].env, icases[i].get, icases[i].want, icases[i].warn);
 }
 
 struct epcase {
