@@ -483,7 +483,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_realistic_server_span), cmocka_unit_test(test_value_types),
-	    cmocka_unit_test(test_defaults_omitted),      cmocka_unit_test(test_keyed_and_referenced),      cmocka_unit_test(test_many_spans),
+	    cmocka_unit_test(test_defaults_omitted),      cmocka_unit_test(test_keyed_and_referenced),
+	    cmocka_unit_test(test_many_spans),
 	    cmocka_unit_test(test_invalid_utf8_repaired), cmocka_unit_test(test_malformed_records),
 	};
 
