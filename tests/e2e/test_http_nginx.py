@@ -52,20 +52,7 @@ SERVER, CLIENT = wtlib.KIND["SERVER"], wtlib.KIND["CLIENT"]
 END_SLACK_NS = 50_000_000
 RECV = wtlib.ModuleReceiver()
 
-CONF = """
-daemon off;
-worker_processes 1;
-{user}
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
+SERVERS = """
     upstream backend {{
         server 127.0.0.1:{backend};
         {keepalive}
@@ -78,7 +65,6 @@ http {{
             proxy_set_header Connection "";
         }}
     }}
-}}
 """
 
 WRK_LUA = """
@@ -99,17 +85,10 @@ def setUpModule():
 tearDownModule = RECV.teardown
 
 
-class Nginx(wtlib.NginxRun):
-    """nginx under the agent with its own config, proxying to the backend; stopped by its
-    master's PID."""
-
-    def __init__(self, backend_port, keepalive, env):
-        d = tempfile.mkdtemp(prefix="wt-nginx.")
-        port = wtlib.free_port()
-        conf = CONF.format(d=d, backend=backend_port, port=port,
-                           keepalive="keepalive 16;" if keepalive else "",
-                           user="user root;" if os.geteuid() == 0 else "")
-        super().__init__(conf, port, env, d)
+def Nginx(backend_port, keepalive, env):
+    """nginx under the agent, proxying to the backend; stopped by its master's PID."""
+    return wtlib.NginxRun.serving(SERVERS, env, backend=backend_port,
+                                  keepalive="keepalive 16;" if keepalive else "")
 
 
 class NginxProxy(unittest.TestCase):

@@ -114,34 +114,8 @@ def one_traceparent(rec):
     return m.groups()
 
 
-class Nginx(wtlib.NginxRun):
-    """nginx under `env` with the server blocks `servers` (a format string: {d} is the prefix
-    directory, other names from `fmt`); `port` is a free port for the first listen."""
-
-    MAIN = """
-daemon off;
-worker_processes 1;
-{user}
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-{servers}
-}}
-"""
-
-    def __init__(self, servers, env, **fmt):
-        d = tempfile.mkdtemp(prefix="wt-nginx.")
-        port = wtlib.free_port()
-        body = servers.format(d=d, port=port, **fmt)
-        conf = self.MAIN.format(d=d, servers=body, user="user root;" if os.geteuid() == 0 else "")
-        super().__init__(conf, port, env, d)
+# nginx with a test's own server blocks: wtlib.NginxRun.serving.
+Nginx = wtlib.NginxRun.serving
 
 
 def attr_endswith(suffix):

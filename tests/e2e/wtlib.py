@@ -518,7 +518,36 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 class NginxRun:
     """nginx run from `conf` in its own prefix directory `prefix` under `env`: __enter__ starts
     it and waits until `port` accepts connections; stop() sends SIGTERM to the master by PID and
-    returns its exit status (failing if it does not stop); __exit__ also removes the prefix."""
+    returns its exit status (failing if it does not stop); __exit__ also removes the prefix.
+    NginxRun.serving() writes the configuration around a test's own http blocks."""
+
+    MAIN = """
+daemon off;
+worker_processes 1;
+{user}
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+{servers}
+}}
+"""
+
+    @classmethod
+    def serving(cls, servers, env, **fmt):
+        """nginx under `env` with the http-level blocks `servers` (a format string: {d} is the
+        prefix directory, {port} a free port for the first listen, other names from `fmt`)."""
+        d = tempfile.mkdtemp(prefix="wt-nginx.")
+        port = free_port()
+        body = servers.format(d=d, port=port, **fmt)
+        conf = cls.MAIN.format(d=d, servers=body, user="user root;" if os.geteuid() == 0 else "")
+        return cls(conf, port, env, d)
 
     def __init__(self, conf, port, env, prefix):
         self.dir, self.port, self.env = prefix, port, env
