@@ -18,12 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The start of the buffer's memory (NULL when it has none). */
+static uint8_t *base(const struct exp_buf *b)
+{
+	return b->p ? b->p - b->skipped : NULL;
+}
+
 int exp_buf_reserve(struct exp_buf *b, size_t more)
 {
 	size_t need, cap;
 	uint8_t *p;
 
-	if (more > SIZE_MAX / 2 - b->len)
+	if (more > SIZE_MAX / 4 - b->len - b->skipped)
 		return -ENOMEM;
 	need = b->len + more;
 	if (need <= b->cap)
@@ -31,38 +37,35 @@ int exp_buf_reserve(struct exp_buf *b, size_t more)
 	cap = b->cap ? b->cap : 4096;
 	while (cap < need)
 		cap *= 2;
-	p = realloc(b->p, cap);
+	p = realloc(base(b), b->skipped + cap);
 	if (!p)
 		return -ENOMEM;
-	b->p = p;
+	b->p = p + b->skipped;
 	b->cap = cap;
 	return 0;
 }
 
-int exp_buf_scratch(struct exp_buf *b, size_t size, void **out)
+void exp_buf_clear(struct exp_buf *b)
 {
-	void *p;
+	b->p = base(b);
+	b->cap += b->skipped;
+	b->skipped = 0;
+	b->len = 0;
+}
 
-	if (size > b->scratch_cap) {
-		if (size < 16384)
-			size = 16384;
-		p = realloc(b->scratch, size);
-		if (!p)
-			return -ENOMEM;
-		b->scratch = p;
-		b->scratch_cap = size;
-	}
-	*out = b->scratch;
-	return 0;
+void exp_buf_skip(struct exp_buf *b, size_t k)
+{
+	b->p += k;
+	b->cap -= k;
+	b->skipped += k;
+	b->len -= k;
 }
 
 void exp_buf_free(struct exp_buf *b)
 {
-	free(b->p);
-	free(b->scratch);
+	free(base(b));
 	b->p = NULL;
-	b->scratch = NULL;
-	b->len = b->cap = b->scratch_cap = 0;
+	b->len = b->cap = b->skipped = 0;
 }
 
 bool exp_ascii_only(const char *p, size_t n)

@@ -13,18 +13,20 @@
 #include <stdint.h>
 
 struct exp_buf {
-	uint8_t *p;
-	size_t len;    /* bytes written */
-	size_t cap;    /* bytes allocated */
-	void *scratch; /* the encoder's working memory (per-span sizes), kept between batches */
-	size_t scratch_cap;
+	uint8_t *p;     /* the contents: p[0, len) */
+	size_t len;     /* bytes written */
+	size_t cap;     /* bytes allocated from p on */
+	size_t skipped; /* bytes allocated before p: the contents start there (exp_buf_skip) */
 };
 
 /* Make room for `more` bytes after len. Returns 0 or -ENOMEM (the buffer is unchanged). */
 int exp_buf_reserve(struct exp_buf *b, size_t more);
-/* Point *out at >= size bytes of scratch space (contents undefined). 0 or -ENOMEM. */
-int exp_buf_scratch(struct exp_buf *b, size_t size, void **out);
-/* Free the buffer and its scratch space; it can be used again afterwards. */
+/* Empty the buffer: the contents start at the beginning of its memory again. */
+void exp_buf_clear(struct exp_buf *b);
+/* Drop the first k (<= len) bytes of the contents without moving the rest: an encoder that
+ * left room for a prefix of unknown length starts its output where the prefix starts. */
+void exp_buf_skip(struct exp_buf *b, size_t k);
+/* Free the buffer; it can be used again afterwards. */
 void exp_buf_free(struct exp_buf *b);
 
 /* True if [p, p+n) is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */

@@ -412,7 +412,7 @@ int exp_json_encode(struct exp_buf *b, const struct exp_resource *res, const str
 	struct jw j = {b, 0};
 	size_t i;
 
-	b->len = 0;
+	exp_buf_clear(b);
 	PUTS(&j, "{\"resourceSpans\":[{\"resource\":");
 	put_resource(&j, res);
 	PUTS(&j, ",\"scopeSpans\":[{\"scope\":{\"name\":\"" EXP_SCOPE_NAME "\",\"version\":");

@@ -4,13 +4,23 @@
  * Wire format (protobuf encoding guide): every field is a tag varint (field number << 3 | wire
  * type) followed by a varint (wire type 0), 8 little-endian bytes (1, fixed64/double), 4 bytes
  * (5, fixed32) or a length varint and that many bytes (2: strings, bytes, sub-messages). A
- * sub-message's length must be written before its contents, so the encoder makes two passes:
- * the first sizes every span (sp_size: each attribute's KeyValue and AnyValue, each event, the
- * status, the span) to get the request's length; the second sizes each span again into the
- * same small cache on the stack and the w*() functions write it front to back, taking every
- * length prefix from that cache, into a buffer reserved once for the whole request. Both passes
- * run the same size functions, so they cannot disagree; the total is still checked at the end.
- * Sizing twice costs less than keeping per-attribute sizes for a whole batch in memory.
+ * sub-message's length comes before its contents, and the encoder writes in one pass, front to
+ * back:
+ *   - an attribute's KeyValue and AnyValue lengths follow from the lengths of its key and value,
+ *     which are known before a byte is written, so they are computed on the spot; the usual
+ *     attribute (ASCII string or integer, every length one byte) is written straight;
+ *   - a Span is written after a gap for its length (2 bytes: spans of 128 B to 16 KiB), then
+ *     its real length goes into the gap, and when that takes 1 or 3 bytes the span is moved by
+ *     the difference (wclose); an Event likewise, after a 3-byte gap;
+ *   - the request's two outer lengths (ResourceSpans, ScopeSpans) are known once every span is
+ *     written: the spans are written after a gap as wide as the longest possible prefix, and at
+ *     the end the prefix is written right in front of them; the request starts there
+ *     (exp_buf_skip), nothing is moved.
+ * Before each span the output is given room for the most any span record can take
+ * (SPAN_WORST, about 1 MiB: only the pages written are ever touched), so no write can pass its
+ * end. In fixed-buffer mode the room is an upper bound of this span's size (sp_bound), the
+ * gap is as wide as that bound's length needs, and the request is moved to the start of the
+ * buffer at the end. The prefix is checked to end exactly where the spans begin.
  *
  * Layout written (field numbers from opentelemetry-proto v1.x, see proto/):
  *   ExportTraceServiceRequest{1: ResourceSpans{1: Resource{1: KeyValue...},
@@ -27,47 +37,43 @@
  * offset and length leave the used part of buf is treated as empty, an unknown attribute type
  * is written as an empty AnyValue. The fuzz target feeds random records.
  *
- * Fixed-buffer mode (exp_pb_encode_fixed): the same two passes into memory the caller prepared
- * (output and per-span scratch), failing with -ENOSPC instead of growing anything. It allocates
- * nothing, takes no lock and makes no syscall, so the crash handler can encode the spans it
- * writes to the spool from inside a signal handler (spool.c).
+ * Fixed-buffer mode (exp_pb_encode_fixed): the same pass into memory the caller prepared,
+ * failing with -ENOSPC instead of growing it. It allocates nothing, takes no lock and makes no
+ * syscall, so the crash handler can encode the spans it writes to the spool from inside a
+ * signal handler (spool.c).
  *
  * Thread safety: reentrant; the output buffer belongs to the caller. Async-signal-safe in
  * fixed-buffer mode.
  */
 #include "encode_pb.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Sizes of one span's nested messages: computed once by sp_size() in the first pass, kept
- * for the whole batch in the buffer's scratch space, used for every length prefix in the
- * second. */
-struct spsz {
-	uint32_t kv[EXP_SPAN_MAX_ATTRS];  /* KeyValue message of attribute i */
-	uint32_t any[EXP_SPAN_MAX_ATTRS]; /* its AnyValue message */
-	uint32_t ev[EXP_SPAN_MAX_EVENTS]; /* Event message k */
-	uint32_t status;                  /* Status message (0: not written) */
-	uint32_t total;                   /* the Span message */
-	bool ascii; /* the whole used buffer is ASCII: every string is valid UTF-8 as is */
-};
-
 /* One span being encoded. */
 struct sp {
 	const struct exp_span *s;
-	struct spsz *z;
 	size_t used;
 	unsigned nattrs, nevents;
+	bool ascii; /* the whole used buffer is ASCII: every string of buf is valid UTF-8 as is */
 };
 
-static void sp_init(struct sp *c, const struct exp_span *s, struct spsz *z)
+/* The output: a caller's fixed buffer, or an exp_buf that grows. */
+struct out {
+	uint8_t *p;
+	size_t cap;
+	struct exp_buf *grow; /* NULL: fixed */
+};
+
+static void sp_init(struct sp *c, const struct exp_span *s)
 {
 	c->s = s;
-	c->z = z;
 	c->used = exp_str_used(s);
 	c->nattrs = s->nattrs < EXP_SPAN_MAX_ATTRS ? s->nattrs : EXP_SPAN_MAX_ATTRS;
 	c->nevents = s->nevents < EXP_SPAN_MAX_EVENTS ? s->nevents : EXP_SPAN_MAX_EVENTS;
+	c->ascii = exp_ascii_only(s->buf, c->used);
 }
 
 /* Bounds-checked string of the span. */
@@ -91,7 +97,7 @@ static inline size_t ldsize(size_t n)
 	return 1 + vsize(n) + n;
 }
 
-/* Bytes the string takes on the wire: equal to n exactly when it is valid UTF-8. */
+/* Bytes a string takes on the wire: equal to n exactly when it is valid UTF-8. */
 static inline size_t wlen(bool ascii, const char *p, size_t n)
 {
 	if (ascii || exp_ascii_only(p, n))
@@ -99,20 +105,31 @@ static inline size_t wlen(bool ascii, const char *p, size_t n)
 	return exp_utf8_repaired_len(p, n);
 }
 
+/* The same for a string of the span (well-known keys are ASCII). */
+static inline size_t swlen(const struct sp *c, struct exp_str str, const char *p, size_t n)
+{
+	return wlen(c->ascii || (str.off & EXP_STR_KEY), p, n);
+}
+
 /* memcpy for the short strings spans are made of: fixed-size moves the compiler inlines
- * (two overlapping ones cover any length up to 16) instead of a library call each. */
+ * (two overlapping ones cover any length up to 32) instead of a library call each. */
 static inline void copy(uint8_t *w, const char *p, size_t n)
 {
-	uint64_t a, b;
+	uint64_t a[2], b[2];
 	uint32_t x, y;
 
-	if (n > 16) {
+	if (n > 32) {
 		memcpy(w, p, n);
+	} else if (n >= 16) {
+		memcpy(a, p, 16);
+		memcpy(b, p + n - 16, 16);
+		memcpy(w, a, 16);
+		memcpy(w + n - 16, b, 16);
 	} else if (n >= 8) {
-		memcpy(&a, p, 8);
-		memcpy(&b, p + n - 8, 8);
-		memcpy(w, &a, 8);
-		memcpy(w + n - 8, &b, 8);
+		memcpy(a, p, 8);
+		memcpy(b, p + n - 8, 8);
+		memcpy(w, a, 8);
+		memcpy(w + n - 8, b, 8);
 	} else if (n >= 4) {
 		memcpy(&x, p, 4);
 		memcpy(&y, p + n - 4, 4);
@@ -136,10 +153,8 @@ static inline uint8_t *wvarint(uint8_t *w, uint64_t v)
 
 static inline uint8_t *wfixed64(uint8_t *w, uint64_t v)
 {
-	int i;
-
-	for (i = 0; i < 8; i++)
-		w[i] = (uint8_t)(v >> (8 * i));
+	v = htole64(v);
+	memcpy(w, &v, 8);
 	return w + 8;
 }
 
@@ -149,10 +164,9 @@ static inline uint8_t *wtaglen(uint8_t *w, uint8_t tag, size_t len)
 	return wvarint(w, len);
 }
 
-static uint8_t *wstr(uint8_t *w, uint8_t tag, bool ascii, const char *p, size_t n)
+/* A string field whose wire length wl (wlen) is known. */
+static inline uint8_t *wstr_l(uint8_t *w, uint8_t tag, const char *p, size_t n, size_t wl)
 {
-	size_t wl = wlen(ascii, p, n);
-
 	w = wtaglen(w, tag, wl);
 	if (wl == n) {
 		copy(w, p, n);
@@ -160,6 +174,82 @@ static uint8_t *wstr(uint8_t *w, uint8_t tag, bool ascii, const char *p, size_t 
 	}
 	return w + exp_utf8_repair(w, p, n);
 }
+
+static uint8_t *wstr(uint8_t *w, const struct sp *c, uint8_t tag, struct exp_str str)
+{
+	const char *p;
+	size_t n = sv(c, str, &p);
+
+	return n ? wstr_l(w, tag, p, n, swlen(c, str, p, n)) : w;
+}
+
+/* Close a length-delimited field: its contents [m + r, end) were written after r bytes left
+ * for their length, and are moved to follow the length's varint when that takes more or fewer
+ * bytes (the caller made room for the larger). Returns the end of the field. */
+static uint8_t *wclose(uint8_t *m, size_t r, uint8_t *end)
+{
+	size_t len = (size_t)(end - (m + r)), v = vsize(len);
+
+	if (v != r)
+		memmove(m + v, m + r, len);
+	wvarint(m, len);
+	return m + v + len;
+}
+
+/* ---- upper bounds ------------------------------------------------------------------------ */
+
+/* What a string of n bytes can take as a field: tag, length (at most 3 bytes: a string is a
+ * slice of the 2 KiB buf or a well-known key), and the text, which repair makes at most 3x as
+ * long. */
+static inline size_t sbound(const struct sp *c, size_t n)
+{
+	return 4 + (c->ascii ? n : 3 * n);
+}
+
+/* An upper bound of the Span message's size. Every length inside a span takes at most 3
+ * bytes (SPAN_WORST < 2^21): a KeyValue holds at most two strings, or an array of at most one
+ * string's elements. */
+static size_t sp_bound(const struct sp *c)
+{
+	const struct exp_span *s = c->s;
+	const char *p;
+	size_t b = 96, n; /* ids, parent, kind, times, dropped counts, flags, status around its message */
+	unsigned i;
+
+	b += sbound(c, sv(c, s->name, &p)) + sbound(c, sv(c, s->tracestate, &p)) +
+	     sbound(c, sv(c, s->status_message, &p));
+	for (i = 0; i < c->nattrs; i++) {
+		const struct exp_attr *a = &c->s->attrs[i];
+
+		b += 8 + sbound(c, sv(c, a->key, &p)); /* KeyValue and value tags and lengths, key */
+		switch (a->type) {
+		case EXP_ATTR_STRING:
+			b += sbound(c, sv(c, a->v.s, &p));
+			break;
+		case EXP_ATTR_STRING_ARRAY: /* each element: two tags and lengths, text */
+			n = sv(c, a->v.s, &p);
+			b += 4 + (c->ascii ? n : 3 * n) + 8 * (a->count < n + 1 ? a->count : n + 1);
+			break;
+		default:
+			b += 11; /* int64 varint with its tag: the largest scalar */
+		}
+	}
+	for (i = 0; i < c->nevents; i++) /* tag, length, time, name, dropped count */
+		b += 4 + 9 + sbound(c, sv(c, s->events[i].name, &p)) + 6;
+	return b;
+}
+
+/* sp_bound() of the largest record there can be: every string 2 KiB of bytes to repair, every
+ * attribute an array of 2,048 empty elements beside such a string. */
+#define SBOUND_WORST (4 + 3 * EXP_SPAN_BUF)
+#define SPAN_WORST                                                                             \
+	(96 + 3 * SBOUND_WORST +                                                               \
+	 EXP_SPAN_MAX_ATTRS * (8 + SBOUND_WORST + 4 + 3 * EXP_SPAN_BUF + 8 * (EXP_SPAN_BUF + 1)) + \
+	 EXP_SPAN_MAX_EVENTS * (4 + 9 + SBOUND_WORST + 6))
+_Static_assert(SPAN_WORST < (1u << 21), "a span's lengths take at most 3 bytes");
+#define EVENT_LEN_ROOM 3 /* an event is shorter than its span: 3 bytes hold its length */
+
+/* ---- span ------------------------------------------------------------------------------- */
 
 /* Elements of a string array: NUL-separated inside [p, end), at most `count`. */
 static size_t arr_next(const char **pp, const char *end, const char **el)
@@ -179,51 +269,65 @@ static size_t array_size(const struct sp *c, const struct exp_attr *a)
 	for (end = p + n, k = 0; k < a->count && p < end; k++) {
 		size_t l = arr_next(&p, end, &el); /* sets el: a separate statement */
 
-		sz += ldsize(ldsize(wlen(c->z->ascii, el, l)));
+		sz += ldsize(ldsize(wlen(c->ascii, el, l)));
 	}
 	return sz;
 }
 
-static size_t any_size(const struct sp *c, const struct exp_attr *a)
-{
-	const char *p;
-	size_t n;
-
-	switch (a->type) {
-	case EXP_ATTR_STRING:
-		n = sv(c, a->v.s, &p);
-		return ldsize(wlen(c->z->ascii, p, n));
-	case EXP_ATTR_BOOL:
-		return 2;
-	case EXP_ATTR_INT:
-		return 1 + vsize((uint64_t)a->v.i);
-	case EXP_ATTR_DOUBLE:
-		return 9;
-	case EXP_ATTR_STRING_ARRAY:
-		return ldsize(array_size(c, a));
-	}
-	return 0;
-}
-
-static size_t key_size(const struct sp *c, const struct exp_attr *a)
-{
-	const char *p;
-	size_t n = sv(c, a->key, &p);
-
-	return n ? ldsize(wlen(c->z->ascii, p, n)) : 0;
-}
-
-static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
+static uint8_t *warray(uint8_t *w, const struct sp *c, const struct exp_attr *a)
 {
 	const char *p, *end, *el;
+	size_t n = sv(c, a->v.s, &p), k;
+
+	for (end = p + n, k = 0; k < a->count && p < end; k++) {
+		size_t l = arr_next(&p, end, &el), wl = wlen(c->ascii, el, l);
+
+		w = wtaglen(w, 0x0a, ldsize(wl)); /* ArrayValue.values = 1 */
+		w = wstr_l(w, 0x0a, el, l, wl);
+	}
+	return w;
+}
+
+/* Attribute a as a KeyValue field with tag `tag`: the lengths of the key and the value give
+ * every length in it before anything is written. */
+static __attribute__((noinline)) uint8_t *wattr_any(uint8_t *w, const struct sp *c,
+                                                    const struct exp_attr *a, uint8_t tag)
+{
+	const char *kp, *vp = "";
+	size_t kn = sv(c, a->key, &kp), kl = kn ? swlen(c, a->key, kp, kn) : 0;
+	size_t vn = 0, vl = 0, any;
 	uint64_t bits;
 	uint8_t b;
-	size_t n, k;
 
 	switch (a->type) {
 	case EXP_ATTR_STRING:
-		n = sv(c, a->v.s, &p);
-		return wstr(w, 0x0a, c->z->ascii, p, n); /* string_value = 1 */
+		vn = sv(c, a->v.s, &vp);
+		vl = swlen(c, a->v.s, vp, vn);
+		any = ldsize(vl);
+		break;
+	case EXP_ATTR_BOOL:
+		any = 2;
+		break;
+	case EXP_ATTR_INT:
+		any = 1 + vsize((uint64_t)a->v.i);
+		break;
+	case EXP_ATTR_DOUBLE:
+		any = 9;
+		break;
+	case EXP_ATTR_STRING_ARRAY:
+		vl = array_size(c, a);
+		any = ldsize(vl);
+		break;
+	default:
+		any = 0;
+	}
+	w = wtaglen(w, tag, (kn ? ldsize(kl) : 0) + ldsize(any));
+	if (kn)
+		w = wstr_l(w, 0x0a, kp, kn, kl); /* key = 1 */
+	w = wtaglen(w, 0x12, any);               /* value = 2 */
+	switch (a->type) {
+	case EXP_ATTR_STRING:
+		return wstr_l(w, 0x0a, vp, vn, vl); /* string_value = 1, written even when "" */
 	case EXP_ATTR_BOOL:
 		memcpy(&b, &a->v.b, 1); /* never load a bool that may not hold 0 or 1 */
 		*w++ = 0x10;            /* bool_value = 2 */
@@ -237,93 +341,81 @@ static uint8_t *wany(uint8_t *w, const struct sp *c, const struct exp_attr *a)
 		*w++ = 0x21; /* double_value = 4 */
 		return wfixed64(w, bits);
 	case EXP_ATTR_STRING_ARRAY:
-		w = wtaglen(w, 0x2a, array_size(c, a)); /* array_value = 5 */
-		n = sv(c, a->v.s, &p);
-		for (end = p + n, k = 0; k < a->count && p < end; k++) {
-			size_t l = arr_next(&p, end, &el);
-
-			w = wtaglen(w, 0x0a, ldsize(wlen(c->z->ascii, el, l))); /* values = 1 */
-			w = wstr(w, 0x0a, c->z->ascii, el, l);
-		}
-		return w;
+		w = wtaglen(w, 0x2a, vl); /* array_value = 5 */
+		return warray(w, c, a);
 	}
 	return w;
 }
 
-static uint8_t *wkv(uint8_t *w, const struct sp *c, unsigned i)
+/* The same, written straight for what nearly every attribute is: a string or an integer with
+ * an ASCII key and value, short enough for every length to take one byte. */
+static inline __attribute__((always_inline)) uint8_t *wattr(uint8_t *w, const struct sp *c,
+                                                            const struct exp_attr *a, uint8_t tag)
 {
-	const struct exp_attr *a = &c->s->attrs[i];
-	const char *p;
-	size_t n = sv(c, a->key, &p);
+	const char *kp, *vp = "";
+	size_t kn, vn = 0, any;
 
-	if (n)
-		w = wstr(w, 0x0a, c->z->ascii, p, n); /* key = 1 */
-	w = wtaglen(w, 0x12, c->z->any[i]);           /* value = 2 */
-	return wany(w, c, a);
+	if (!c->ascii || (a->type != EXP_ATTR_STRING && a->type != EXP_ATTR_INT))
+		return wattr_any(w, c, a, tag);
+	kn = sv(c, a->key, &kp);
+	if (a->type == EXP_ATTR_STRING) {
+		vn = sv(c, a->v.s, &vp);
+		any = 2 + vn;
+	} else {
+		any = 1 + vsize((uint64_t)a->v.i);
+	}
+	if (kn == 0 || 4 + kn + any >= 0x80)
+		return wattr_any(w, c, a, tag);
+	w[0] = tag;
+	w[1] = (uint8_t)(4 + kn + any);
+	w[2] = 0x0a; /* key = 1 */
+	w[3] = (uint8_t)kn;
+	copy(w + 4, kp, kn);
+	w += 4 + kn;
+	w[0] = 0x12; /* value = 2 */
+	w[1] = (uint8_t)any;
+	if (a->type == EXP_ATTR_INT) {
+		w[2] = 0x18; /* int_value = 3 */
+		return wvarint(w + 3, (uint64_t)a->v.i);
+	}
+	w[2] = 0x0a; /* string_value = 1 */
+	w[3] = (uint8_t)vn;
+	copy(w + 4, vp, vn);
+	return w + 4 + vn;
 }
 
 /* Attributes of owner (0 = the span, k = event k-1), each as a KeyValue field. */
-static size_t attrs_size(const struct sp *c, unsigned owner)
-{
-	size_t sz = 0;
-	unsigned i;
-
-	for (i = 0; i < c->nattrs; i++)
-		if (c->s->attrs[i].event == owner)
-			sz += ldsize(c->z->kv[i]);
-	return sz;
-}
-
 static uint8_t *wattrs(uint8_t *w, const struct sp *c, unsigned owner, uint8_t tag)
 {
 	unsigned i;
 
-	for (i = 0; i < c->nattrs; i++) {
-		if (c->s->attrs[i].event == owner) {
-			w = wtaglen(w, tag, c->z->kv[i]);
-			w = wkv(w, c, i);
-		}
-	}
+	for (i = 0; i < c->nattrs; i++)
+		if (c->s->attrs[i].event == owner)
+			w = wattr(w, c, &c->s->attrs[i], tag);
 	return w;
 }
 
-static size_t event_size(const struct sp *c, unsigned k)
-{
-	const struct exp_event *e = &c->s->events[k];
-	const char *p;
-	size_t n = sv(c, e->name, &p);
-
-	return (e->time_ns ? 9 : 0) + (n ? ldsize(wlen(c->z->ascii, p, n)) : 0) +
-	       attrs_size(c, k + 1) + (e->dropped_attrs ? 1 + vsize(e->dropped_attrs) : 0);
-}
-
+/* Event k as a field. */
 static uint8_t *wevent(uint8_t *w, const struct sp *c, unsigned k)
 {
+	const size_t r = EVENT_LEN_ROOM;
 	const struct exp_event *e = &c->s->events[k];
-	const char *p;
-	size_t n = sv(c, e->name, &p);
+	uint8_t *m;
 
+	*w++ = 0x5a; /* Span.events = 11 */
+	m = w;
+	w += r;
 	if (e->time_ns) {
 		*w++ = 0x09; /* time_unix_nano = 1, fixed64 */
 		w = wfixed64(w, e->time_ns);
 	}
-	if (n)
-		w = wstr(w, 0x12, c->z->ascii, p, n); /* name = 2 */
-	w = wattrs(w, c, k + 1, 0x1a);                /* attributes = 3 */
+	w = wstr(w, c, 0x12, e->name); /* name = 2 */
+	w = wattrs(w, c, k + 1, 0x1a); /* attributes = 3 */
 	if (e->dropped_attrs) {
 		*w++ = 0x20; /* dropped_attributes_count = 4 */
 		w = wvarint(w, e->dropped_attrs);
 	}
-	return w;
-}
-
-static size_t status_size(const struct sp *c)
-{
-	const char *p;
-	size_t n = sv(c, c->s->status_message, &p);
-
-	return (n ? ldsize(wlen(c->z->ascii, p, n)) : 0) +
-	       (c->s->status_code ? 1 + vsize(c->s->status_code) : 0);
+	return wclose(m, r, w);
 }
 
 static bool is_zero(const uint8_t *p, size_t n)
@@ -336,45 +428,29 @@ static bool is_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Fill every size of c; c->z->total is the Span message's. */
-static void sp_size(struct sp *c)
+static uint8_t *wstatus(uint8_t *w, const struct sp *c)
 {
 	const struct exp_span *s = c->s;
 	const char *p;
-	size_t sz = 18 + 10, n; /* trace_id, span_id */
-	unsigned i, k;
+	size_t n = sv(c, s->status_message, &p), wl = n ? swlen(c, s->status_message, p, n) : 0;
 
-	c->z->ascii = exp_ascii_only(s->buf, c->used);
-	for (i = 0; i < c->nattrs; i++) {
-		c->z->any[i] = (uint32_t)any_size(c, &s->attrs[i]);
-		c->z->kv[i] = (uint32_t)(key_size(c, &s->attrs[i]) + ldsize(c->z->any[i]));
+	if (!n && !s->status_code)
+		return w; /* Unset without a message: omitted */
+	w = wtaglen(w, 0x7a, (n ? ldsize(wl) : 0) + (s->status_code ? 1 + vsize(s->status_code) : 0));
+	if (n)
+		w = wstr_l(w, 0x12, p, n, wl); /* message = 2 */
+	if (s->status_code) {
+		*w++ = 0x18; /* code = 3 */
+		w = wvarint(w, s->status_code);
 	}
-	for (k = 0; k < c->nevents; k++)
-		c->z->ev[k] = (uint32_t)event_size(c, k);
-	c->z->status = (uint32_t)status_size(c);
-	if ((n = sv(c, s->tracestate, &p)))
-		sz += ldsize(wlen(c->z->ascii, p, n));
-	if (!is_zero(s->parent_span_id, 8))
-		sz += 10;
-	if ((n = sv(c, s->name, &p)))
-		sz += ldsize(wlen(c->z->ascii, p, n));
-	sz += s->kind ? 1 + vsize(s->kind) : 0;
-	sz += (s->start_ns ? 9 : 0) + (s->end_ns ? 9 : 0);
-	sz += attrs_size(c, 0);
-	sz += s->dropped_attrs ? 1 + vsize(s->dropped_attrs) : 0;
-	for (k = 0; k < c->nevents; k++)
-		sz += ldsize(c->z->ev[k]);
-	sz += s->dropped_events ? 1 + vsize(s->dropped_events) : 0;
-	sz += c->z->status ? ldsize(c->z->status) : 0;
-	sz += s->flags ? 2 + 4 : 0; /* field 16 needs a two-byte tag */
-	c->z->total = (uint32_t)sz;
+	return w;
 }
 
-static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
+/* The Span message's fields. */
+static uint8_t *wspan(uint8_t *w, const struct sp *c)
 {
 	const struct exp_span *s = c->s;
-	const char *p;
-	size_t n;
+	unsigned k;
 
 	*w++ = 0x0a; /* trace_id = 1 */
 	*w++ = 16;
@@ -384,16 +460,14 @@ static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
 	*w++ = 8;
 	memcpy(w, s->span_id, 8);
 	w += 8;
-	if ((n = sv(c, s->tracestate, &p)))
-		w = wstr(w, 0x1a, c->z->ascii, p, n); /* trace_state = 3 */
+	w = wstr(w, c, 0x1a, s->tracestate); /* trace_state = 3 */
 	if (!is_zero(s->parent_span_id, 8)) {
 		*w++ = 0x22; /* parent_span_id = 4 */
 		*w++ = 8;
 		memcpy(w, s->parent_span_id, 8);
 		w += 8;
 	}
-	if ((n = sv(c, s->name, &p)))
-		w = wstr(w, 0x2a, c->z->ascii, p, n); /* name = 5 */
+	w = wstr(w, c, 0x2a, s->name); /* name = 5 */
 	if (s->kind) {
 		*w++ = 0x30; /* kind = 6 */
 		w = wvarint(w, s->kind);
@@ -406,57 +480,30 @@ static uint8_t *wspan_head(uint8_t *w, const struct sp *c)
 		*w++ = 0x41; /* end_time_unix_nano = 8, fixed64 */
 		w = wfixed64(w, s->end_ns);
 	}
-	return w;
-}
-
-static uint8_t *wspan(uint8_t *w, const struct sp *c)
-{
-	const struct exp_span *s = c->s;
-	const char *p;
-	size_t n, st;
-	unsigned k;
-
-	w = wspan_head(w, c);
 	w = wattrs(w, c, 0, 0x4a); /* attributes = 9 */
 	if (s->dropped_attrs) {
 		*w++ = 0x50; /* dropped_attributes_count = 10 */
 		w = wvarint(w, s->dropped_attrs);
 	}
-	for (k = 0; k < c->nevents; k++) {
-		w = wtaglen(w, 0x5a, c->z->ev[k]); /* events = 11 */
+	for (k = 0; k < c->nevents; k++)
 		w = wevent(w, c, k);
-	}
 	if (s->dropped_events) {
 		*w++ = 0x60; /* dropped_events_count = 12 */
 		w = wvarint(w, s->dropped_events);
 	}
-	if ((st = c->z->status)) {
-		w = wtaglen(w, 0x7a, st); /* status = 15 */
-		if ((n = sv(c, s->status_message, &p)))
-			w = wstr(w, 0x12, c->z->ascii, p, n); /* message = 2 */
-		if (s->status_code) {
-			*w++ = 0x18; /* code = 3 */
-			w = wvarint(w, s->status_code);
-		}
-	}
+	w = wstatus(w, c); /* status = 15 */
 	if (s->flags) {
+		uint32_t le = htole32(s->flags);
+
 		*w++ = 0x85; /* flags = 16, fixed32: tag 133 as a varint */
 		*w++ = 0x01;
-		for (k = 0; k < 4; k++)
-			*w++ = (uint8_t)(s->flags >> (8 * k));
+		memcpy(w, &le, 4);
+		w += 4;
 	}
 	return w;
 }
 
-size_t exp_pb_span_size(const struct exp_span *s)
-{
-	struct spsz z;
-	struct sp c;
-
-	sp_init(&c, s, &z);
-	sp_size(&c);
-	return z.total;
-}
+/* ---- request ------------------------------------------------------------------------------ */
 
 static size_t res_kv_size(const struct exp_res_kv *kv)
 {
@@ -486,10 +533,12 @@ static uint8_t *wresource(uint8_t *w, const struct exp_resource *r)
 
 		w = wtaglen(w, 0x0a, res_kv_size(kv)); /* Resource.attributes = 1 */
 		if (kl)
-			w = wstr(w, 0x0a, false, kv->key, kl);
+			w = wstr_l(w, 0x0a, kv->key, kl, wlen(false, kv->key, kl));
 		if (kv->str) {
-			w = wtaglen(w, 0x12, ldsize(wlen(false, kv->str, kv->len)));
-			w = wstr(w, 0x0a, false, kv->str, kv->len);
+			size_t vl = wlen(false, kv->str, kv->len);
+
+			w = wtaglen(w, 0x12, ldsize(vl));
+			w = wstr_l(w, 0x0a, kv->str, kv->len, vl);
 		} else {
 			w = wtaglen(w, 0x12, 1 + vsize((uint64_t)kv->i));
 			*w++ = 0x18;
@@ -499,91 +548,102 @@ static uint8_t *wresource(uint8_t *w, const struct exp_resource *r)
 	return w;
 }
 
-/* Sizes of the messages around the spans (pass 1 of a whole request). */
-struct reqsz {
-	size_t scope, ss, rsz, rs, total;
-};
-
-static void req_size(struct reqsz *q, struct spsz *z, const struct exp_resource *res,
-                     const struct exp_span *spans, size_t n)
+/* Room for `need` bytes at offset `at` of the output. 0, -ENOSPC (fixed) or -ENOMEM. */
+static int room(struct out *o, size_t at, size_t need)
 {
-	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
-	struct sp c;
-	size_t i;
-
-	q->scope = ldsize(nlen) + ldsize(vlen);
-	q->ss = ldsize(q->scope);
-	for (i = 0; i < n; i++) { /* pass 1: sizes */
-		sp_init(&c, &spans[i], &z[i]);
-		sp_size(&c);
-		q->ss += ldsize(z[i].total);
-	}
-	q->rsz = resource_size(res);
-	q->rs = ldsize(q->rsz) + ldsize(q->ss);
-	q->total = ldsize(q->rs);
+	if (need <= o->cap - at)
+		return 0;
+	if (!o->grow)
+		return -ENOSPC;
+	o->grow->len = at;
+	if (exp_buf_reserve(o->grow, need))
+		return -ENOMEM;
+	o->p = o->grow->p;
+	o->cap = o->grow->cap;
+	return 0;
 }
 
-static uint8_t *req_write(uint8_t *w, const struct reqsz *q, struct spsz *z,
-                          const struct exp_resource *res, const struct exp_span *spans, size_t n)
-{
-	const size_t vlen = sizeof(WIRETRACE_VERSION) - 1, nlen = sizeof(EXP_SCOPE_NAME) - 1;
-	struct sp c;
-	size_t i;
+#define PREFIX_VARINT 10 /* room left for each of the two outer lengths: any varint fits */
 
-	w = wtaglen(w, 0x0a, q->rs);  /* resource_spans = 1 */
-	w = wtaglen(w, 0x0a, q->rsz); /* ResourceSpans.resource = 1 */
-	w = wresource(w, res);
-	w = wtaglen(w, 0x12, q->ss);    /* ResourceSpans.scope_spans = 2 */
-	w = wtaglen(w, 0x0a, q->scope); /* ScopeSpans.scope = 1 */
-	w = wstr(w, 0x0a, true, EXP_SCOPE_NAME, nlen);
-	w = wstr(w, 0x12, true, WIRETRACE_VERSION, vlen);
-	for (i = 0; i < n; i++) { /* pass 2: bytes */
-		sp_init(&c, &spans[i], &z[i]);
-		w = wtaglen(w, 0x12, z[i].total); /* ScopeSpans.spans = 2 */
-		w = wspan(w, &c);
+static const char scope_name[] = EXP_SCOPE_NAME, scope_version[] = WIRETRACE_VERSION;
+
+/* Write the request into o: it starts at o->p + *start and is *len bytes long. */
+static int encode(struct out *o, const struct exp_resource *res, const struct exp_span *spans,
+                  size_t n, size_t *start, size_t *len)
+{
+	const size_t scope = ldsize(sizeof(scope_name) - 1) + ldsize(sizeof(scope_version) - 1);
+	const size_t rsz = resource_size(res);
+	const size_t pmax = 1 + PREFIX_VARINT + ldsize(rsz) + 1 + PREFIX_VARINT + ldsize(scope);
+	size_t at = pmax, ss, rs, pre, i;
+	struct sp c;
+	uint8_t *w;
+	int rc;
+
+	if ((rc = room(o, 0, pmax)))
+		return rc;
+	for (i = 0; i < n; i++) { /* the spans, after room for the longest prefix */
+		size_t need = 1 + 3 + SPAN_WORST, r = 2; /* 2 bytes: spans of 128 B to 16 KiB */
+		uint8_t *m;
+
+		sp_init(&c, &spans[i]);
+		if (!o->grow) { /* a fixed buffer: exactly as much room as this span can need */
+			need = sp_bound(&c);
+			r = vsize(need);
+			need += 1 + r;
+		}
+		if ((rc = room(o, at, need)))
+			return rc;
+		w = o->p + at;
+		*w++ = 0x12; /* ScopeSpans.spans = 2 */
+		m = w;
+		w = wclose(m, r, wspan(w + r, &c));
+		at = (size_t)(w - o->p);
 	}
-	return w;
+	ss = ldsize(scope) + (at - pmax);
+	rs = ldsize(rsz) + ldsize(ss);
+	pre = 1 + vsize(rs) + ldsize(rsz) + 1 + vsize(ss) + ldsize(scope);
+	*start = pmax - pre; /* the prefix ends where the spans begin */
+	w = wtaglen(o->p + *start, 0x0a, rs); /* resource_spans = 1 */
+	w = wtaglen(w, 0x0a, rsz);            /* ResourceSpans.resource = 1 */
+	w = wresource(w, res);
+	w = wtaglen(w, 0x12, ss);    /* ResourceSpans.scope_spans = 2 */
+	w = wtaglen(w, 0x0a, scope); /* ScopeSpans.scope = 1 */
+	w = wstr_l(w, 0x0a, scope_name, sizeof(scope_name) - 1, sizeof(scope_name) - 1);
+	w = wstr_l(w, 0x12, scope_version, sizeof(scope_version) - 1, sizeof(scope_version) - 1);
+	*len = at - *start;
+	return w == o->p + pmax && *len == ldsize(rs) ? 0 : -EPROTO;
 }
 
 int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
                   size_t n)
 {
-	struct reqsz q;
-	struct spsz *z;
-	uint8_t *w;
+	struct out o;
+	size_t start, len;
+	int rc;
 
-	b->len = 0;
-	if (n > SIZE_MAX / sizeof(*z) || exp_buf_scratch(b, n * sizeof(*z), (void **)&z))
-		return -ENOMEM;
-	req_size(&q, z, res, spans, n);
-	if (exp_buf_reserve(b, q.total))
-		return -ENOMEM;
-	w = req_write(b->p, &q, z, res, spans, n);
-	b->len = (size_t)(w - b->p);
-	return b->len == q.total ? 0 : -EPROTO;
+	exp_buf_clear(b);
+	o = (struct out){b->p, b->cap, b};
+	rc = encode(&o, res, spans, n, &start, &len);
+	if (rc)
+		return rc;
+	b->len = start + len;
+	exp_buf_skip(b, start);
+	return 0;
 }
 
-/* ---- fixed-buffer mode (crash spool: no allocation) ------------------------------------- */
-
-size_t exp_pb_scratch_size(size_t n)
+int exp_pb_encode_fixed(uint8_t *out, size_t cap, const struct exp_resource *res,
+                        const struct exp_span *spans, size_t n, size_t *len)
 {
-	return n > SIZE_MAX / sizeof(struct spsz) ? SIZE_MAX : n * sizeof(struct spsz);
-}
-
-int exp_pb_encode_fixed(uint8_t *out, size_t cap, void *scratch, size_t scratch_cap,
-                        const struct exp_resource *res, const struct exp_span *spans, size_t n,
-                        size_t *len)
-{
-	struct reqsz q;
-	uint8_t *w;
+	struct out o = {out, cap, NULL};
+	size_t start;
+	int rc;
 
 	*len = 0;
-	if (exp_pb_scratch_size(n) > scratch_cap)
-		return -ENOSPC;
-	req_size(&q, scratch, res, spans, n);
-	if (q.total > cap)
-		return -ENOSPC;
-	w = req_write(out, &q, scratch, res, spans, n);
-	*len = (size_t)(w - out);
-	return *len == q.total ? 0 : -EPROTO;
+	rc = encode(&o, res, spans, n, &start, len);
+	if (rc) {
+		*len = 0;
+		return rc;
+	}
+	memmove(out, out + start, *len);
+	return 0;
 }

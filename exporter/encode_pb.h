@@ -21,21 +21,16 @@
 
 /* Replace b's contents with the request holding spans[0..n) under one ResourceSpans (resource
  * *res, may be NULL for an empty Resource) and one ScopeSpans (scope "wiretrace",
- * WIRETRACE_VERSION). Returns 0 or -ENOMEM. Spans are read defensively: an offset or count out
+ * WIRETRACE_VERSION). Returns 0 or -ENOMEM (b is then empty). Spans are read defensively: an offset or count out
  * of range makes that string empty or that list shorter, never a read outside the span. */
 int exp_pb_encode(struct exp_buf *b, const struct exp_resource *res, const struct exp_span *spans,
                   size_t n);
 
-/* Fixed-buffer mode, for the crash handler: the same request written into out[0..cap), with
- * the per-span sizes kept in scratch[0..scratch_cap) (exp_pb_scratch_size(n) bytes needed).
- * Returns 0 and *len, or -ENOSPC when either buffer is too small (nothing usable written).
- * Allocates nothing; async-signal-safe. */
-size_t exp_pb_scratch_size(size_t n);
-int exp_pb_encode_fixed(uint8_t *out, size_t cap, void *scratch, size_t scratch_cap,
-                        const struct exp_resource *res, const struct exp_span *spans, size_t n,
-                        size_t *len);
-
-/* Size in bytes of the Span message for *s (without its field tag and length). */
-size_t exp_pb_span_size(const struct exp_span *s);
+/* Fixed-buffer mode, for the crash handler: the same request written into out[0..cap).
+ * Returns 0 and *len, or -ENOSPC when out is too small (nothing usable written). Each span
+ * needs room for an upper bound of its size while it is written, so a request may be refused
+ * when it would fit with a few bytes to spare. Allocates nothing; async-signal-safe. */
+int exp_pb_encode_fixed(uint8_t *out, size_t cap, const struct exp_resource *res,
+                        const struct exp_span *spans, size_t n, size_t *len);
 
 #endif

@@ -3,8 +3,8 @@
  *
  * Writer (exp_spool_crash_*, called by the agent's crash handler): everything it needs is made
  * beforehand by exp_spool_prepare(), outside any signal handler: the directory (0700), the
- * Resource of this process, and one anonymous mapping holding a chunk of span slots, the
- * encoder's per-span scratch and the output buffer. In the handler, spans are copied into the
+ * Resource of this process, and one anonymous mapping holding a chunk of span slots and the
+ * output buffer. In the handler, spans are copied into the
  * chunk; a full chunk is encoded by the direct encoder's fixed-buffer mode (no allocation) and
  * written with write(2) to ".crash-<ns>-<pid>.tmp" (O_CREAT|O_EXCL|O_NOFOLLOW, 0600); the file
  * is renamed to "crash-<ns>-<pid>.otlp" when complete, so a reader never sees half a file under
@@ -72,8 +72,6 @@ static struct {
 	char fp[EXP_SPOOL_FP_LEN + 1];
 	struct exp_resource res;
 	struct exp_span *chunk;
-	void *scratch;
-	size_t scratch_cap;
 	uint8_t *out;
 	size_t map_len;
 	/* the crash file being written */
@@ -308,8 +306,7 @@ static int count_waiting(const char *dir)
 
 static int map_buffers(void)
 {
-	size_t spans = CHUNK * sizeof(struct exp_span), scratch = exp_pb_scratch_size(CHUNK);
-	size_t len = spans + ((scratch + 63) & ~(size_t)63) + OUT_CAP;
+	size_t spans = CHUNK * sizeof(struct exp_span), len = spans + OUT_CAP;
 	uint8_t *m;
 
 	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
@@ -317,9 +314,7 @@ static int map_buffers(void)
 	if (m == MAP_FAILED)
 		return -errno;
 	sp.chunk = (struct exp_span *)m;
-	sp.scratch = m + spans;
-	sp.scratch_cap = scratch;
-	sp.out = m + spans + ((scratch + 63) & ~(size_t)63);
+	sp.out = m + spans;
 	sp.map_len = len;
 	return 0;
 }
@@ -418,8 +413,7 @@ static int write_spans(const struct exp_span *spans, size_t n)
 
 	if (n == 0)
 		return 0;
-	rc = exp_pb_encode_fixed(sp.out, OUT_CAP, sp.scratch, sp.scratch_cap, &sp.res, spans, n,
-	                         &len);
+	rc = exp_pb_encode_fixed(sp.out, OUT_CAP, &sp.res, spans, n, &len);
 	if (rc == -ENOSPC && n > 1) {
 		rc = write_spans(spans, n / 2);
 		return rc ? rc : write_spans(spans + n / 2, n - n / 2);

@@ -253,7 +253,7 @@ int main(void)
 		fprintf(stderr, "bench_encode: protobuf-c and the direct encoder disagree\n");
 		return 1;
 	}
-	one = exp_pb_span_size(&spans[0]);
+	one = opentelemetry__proto__trace__v1__span__get_packed_size(&pcs[0].span);
 	printf("batch %d spans, %d iterations per run, %d runs, cpu %d\n", BATCH, ITERS, RUNS, cpu);
 	printf("span on the wire: %zu bytes (Span message %zu + tag/length); request %zu bytes\n",
 	       one + 3, one, b.len);

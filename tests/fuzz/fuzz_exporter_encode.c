@@ -11,6 +11,7 @@
  *    brackets and quotes must balance.
  * Any violation aborts (that is how libFuzzer reports it).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,24 @@ static void check_pb(const struct exp_buf *b, int exact)
 	free_req(r, NULL);
 }
 
+/* The fixed-buffer mode writes the same bytes into a buffer exactly as large as its cap (so
+ * that the sanitizer sees a write past it), or refuses with -ENOSPC and no length; a cap cut
+ * by the input's size tries the refusals. */
+static void check_fixed(const struct exp_buf *pb, const struct exp_span *spans, size_t cut)
+{
+	size_t short_by = cut % 257 < pb->len ? cut % 257 : pb->len, len = 1;
+	size_t cap = cut % 3 ? pb->len + cut % 4096 : pb->len - short_by;
+	uint8_t *out = malloc(cap ? cap : 1);
+	int rc;
+
+	if (!out)
+		abort();
+	rc = exp_pb_encode_fixed(out, cap, NULL, spans, 2, &len);
+	if (rc == 0 ? len != pb->len || memcmp(out, pb->p, len) : rc != -ENOSPC || len != 0)
+		abort();
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct exp_buf pb, js;
@@ -173,8 +192,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_pb(&pb, !memchr(spans[0].buf, 0, spans[0].buf_used));
 	memset(&spans[1], 0, sizeof(spans[1]));
 	memcpy(&spans[1], data, size < sizeof(spans[1]) ? size : sizeof(spans[1]));
-	if (exp_pb_encode(&pb, NULL, spans, 2) == 0)
+	if (exp_pb_encode(&pb, NULL, spans, 2) == 0) {
 		check_pb(&pb, 0);
+		check_fixed(&pb, spans, size);
+	}
 	if (exp_json_encode(&js, NULL, spans, 2) == 0)
 		check_json(&js);
 	return 0;
