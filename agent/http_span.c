@@ -39,6 +39,21 @@ static void add_s(struct exp_span *s, int key, const char *p, size_t n)
 		exp_span_add_str_k(s, key, p, n);
 }
 
+/* A string attribute whose value is a well-known string (EXP_K_VAL_*): referenced. */
+static void add_c(struct exp_span *s, int key, int val)
+{
+	exp_span_add_known_k(s, key, val);
+}
+
+/* The peer's numeric address: where the caller keeps it (the finisher: in the span's buffer, so
+ * that it is referenced), or the peer's own copy. */
+static struct wt_slice peer_addr(const struct wt_req_view *r, const struct wt_peer *peer)
+{
+	struct wt_slice a = {peer->addr, strlen(peer->addr)};
+
+	return r->peer_addr.p ? r->peer_addr : a;
+}
+
 static struct wt_slice sl(struct http_str s)
 {
 	struct wt_slice out = {s.ptr, s.ptr ? s.len : 0};
@@ -57,6 +72,8 @@ void hspan_req_view(const struct http_head *h, bool tls, struct wt_req_view *v)
 	v->x_forwarded_host = sl(h->field[HTTP_F_X_FORWARDED_HOST]);
 	v->forwarded = sl(h->field[HTTP_F_FORWARDED]);
 	v->version_minor = h->version_minor;
+	v->peer_addr.p = NULL;
+	v->peer_addr.len = 0;
 }
 
 static const char *const default_methods[] = {"CONNECT", "DELETE", "GET",  "HEAD", "OPTIONS",
@@ -190,12 +207,15 @@ static void add_method(struct exp_span *s, struct wt_slice m, const char *route)
 
 static void add_common(struct exp_span *s, const struct wt_req_view *r, const struct wt_peer *peer)
 {
-	if (peer->addr[0]) {
-		add_s(s, EXP_K_NETWORK_PEER_ADDRESS, peer->addr, strlen(peer->addr));
+	struct wt_slice addr = peer_addr(r, peer);
+
+	if (addr.len) {
+		add_s(s, EXP_K_NETWORK_PEER_ADDRESS, addr.p, addr.len);
 		if (peer->port)
 			exp_span_add_int_k(s, EXP_K_NETWORK_PEER_PORT, peer->port);
 	}
-	add_s(s, EXP_K_NETWORK_PROTOCOL_VERSION, r->version_minor == 0 ? "1.0" : "1.1", 3);
+	add_c(s, EXP_K_NETWORK_PROTOCOL_VERSION,
+	      r->version_minor == 0 ? EXP_K_VAL_1_0 : EXP_K_VAL_1_1);
 	if (r->user_agent.len)
 		add_s(s, EXP_K_USER_AGENT_ORIGINAL, r->user_agent.p, r->user_agent.len);
 }
@@ -258,10 +278,8 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 		proto = forwarded_param(r->forwarded, "proto");
 	if (proto.len)
 		add_s(s, EXP_K_URL_SCHEME, proto.p, first_of_list(proto).len);
-	else if (r->tls)
-		add_s(s, EXP_K_URL_SCHEME, "https", 5);
 	else
-		add_s(s, EXP_K_URL_SCHEME, "http", 4);
+		add_c(s, EXP_K_URL_SCHEME, r->tls ? EXP_K_VAL_HTTPS : EXP_K_VAL_HTTP);
 	if (route)
 		add_s(s, EXP_K_HTTP_ROUTE, route, strlen(route));
 	struct wt_slice authority = r->x_forwarded_host;
@@ -284,10 +302,10 @@ void hspan_server_request(struct exp_span *s, const struct wt_req_view *r,
 		client = forwarded_param(r->forwarded, "for");
 	if (!client.len && r->x_forwarded_for.len)
 		client = first_of_list(r->x_forwarded_for);
+	if (!client.len)
+		client = peer_addr(r, peer);
 	if (client.len)
 		add_s(s, EXP_K_CLIENT_ADDRESS, client.p, client.len);
-	else if (peer->addr[0])
-		add_s(s, EXP_K_CLIENT_ADDRESS, peer->addr, strlen(peer->addr));
 	add_common(s, r, peer);
 }
 
@@ -341,7 +359,7 @@ void hspan_client_request(struct exp_span *s, const struct wt_req_view *r,
 		add_s(s, EXP_K_SERVER_ADDRESS, host.p, host.len);
 	exp_span_add_int_k(s, EXP_K_SERVER_PORT, port);
 	add_s(s, EXP_K_URL_FULL, url, ulen);
-	add_s(s, EXP_K_URL_SCHEME, scheme, strlen(scheme));
+	add_c(s, EXP_K_URL_SCHEME, strcmp(scheme, "https") == 0 ? EXP_K_VAL_HTTPS : EXP_K_VAL_HTTP);
 	add_common(s, r, peer);
 }
 

@@ -25,6 +25,9 @@ struct wt_req_view {
 	struct wt_slice x_forwarded_for, x_forwarded_proto, x_forwarded_host, forwarded;
 	int version_minor; /* HTTP/1.<minor> */
 	bool tls;          /* carried over TLS: scheme https, default port 443 */
+	/* The peer's numeric address where the caller keeps it; p NULL (as hspan_req_view()
+	 * leaves it): the wt_peer's own. */
+	struct wt_slice peer_addr;
 };
 
 struct wt_peer {

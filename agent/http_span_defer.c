@@ -94,6 +94,8 @@ void hspan_finish(struct exp_span *s)
 	if (http_head_parse(head, d.head_len, HTTP_DIR_REQUEST, &h) < 0)
 		return;
 	hspan_req_view(&h, d.tls, &v);
+	v.peer_addr.p = head + d.head_len; /* referenced where it is, in the span's buffer */
+	v.peer_addr.len = d.peer_len;
 	peer.port = d.peer_port;
 	peer.family = d.peer_family;
 	memcpy(peer.addr, head + d.head_len, d.peer_len);

@@ -252,6 +252,26 @@ int exp_span_add_int_k(struct exp_span *s, int key, int64_t val)
 	return key_ok(key) ? fill_int(s, claim_k(s, key), val) : -EINVAL;
 }
 
+int exp_span_add_known_k(struct exp_span *s, int key, int val)
+{
+	struct exp_attr *a;
+	const struct exp_keyname *v;
+
+	if (!key_ok(key) || !key_ok(val))
+		return -EINVAL;
+	v = &exp_keynames[val];
+	if (truncated(v->p, v->len) < v->len)
+		return exp_span_add_str_k(s, key, v->p, v->len);
+	a = claim_k(s, key);
+	if (!a)
+		return -ENOSPC;
+	a->type = EXP_ATTR_STRING;
+	a->v.s.off = (uint16_t)(EXP_STR_KEY | (unsigned)val);
+	a->v.s.len = v->len;
+	commit(s);
+	return 0;
+}
+
 int exp_span_add_ref_k(struct exp_span *s, int key, size_t off, size_t len)
 {
 	struct exp_attr *a;

@@ -54,9 +54,10 @@ struct exp_str {
 	uint16_t len;
 };
 
-/* Well-known attribute keys: an attribute added with exp_span_add_*_k() refers to its key by
- * number instead of copying it into buf (EXP_SPAN_BUF is far below 0x8000, so the flag never
- * collides with an offset). Read any string through exp_str_ptr(). */
+/* Well-known strings: an attribute added with exp_span_add_*_k() refers to its key by number
+ * instead of copying it into buf, and exp_span_add_known_k() its value too (EXP_SPAN_BUF is
+ * far below 0x8000, so the flag never collides with an offset). The attribute keys come first,
+ * then a few values (EXP_K_VAL_*). Read any string through exp_str_get() or exp_str_ptr(). */
 #define EXP_STR_KEY 0x8000u
 #define EXP_KEYS(X)                                                                            \
 	X(HTTP_REQUEST_METHOD, "http.request.method")                                          \
@@ -74,7 +75,11 @@ struct exp_str {
 	X(NETWORK_PEER_PORT, "network.peer.port")                                              \
 	X(NETWORK_PROTOCOL_VERSION, "network.protocol.version")                                \
 	X(USER_AGENT_ORIGINAL, "user_agent.original")                                          \
-	X(ERROR_TYPE, "error.type")
+	X(ERROR_TYPE, "error.type")                                                            \
+	X(VAL_HTTP, "http")                                                                    \
+	X(VAL_HTTPS, "https")                                                                  \
+	X(VAL_1_0, "1.0")                                                                      \
+	X(VAL_1_1, "1.1")
 
 enum exp_key {
 	EXP_K_NONE = 0,
@@ -174,6 +179,9 @@ int exp_span_add_str_array(struct exp_span *s, const char *key, const char *cons
 /* The same with a well-known key (enum exp_key), which is referenced, not copied. */
 int exp_span_add_str_k(struct exp_span *s, int key, const char *val, size_t len);
 int exp_span_add_int_k(struct exp_span *s, int key, int64_t val);
+/* A string attribute whose value is the well-known string `val` (EXP_K_VAL_*): nothing copied
+ * (a value-length limit below its length copies the cut value instead). */
+int exp_span_add_known_k(struct exp_span *s, int key, int val);
 /* A string attribute whose value is buf[off, off + len) of the span itself (bytes a finisher
  * finds in its deferred data): referenced in place, truncated to the value-length limit. */
 int exp_span_add_ref_k(struct exp_span *s, int key, size_t off, size_t len);

@@ -28,8 +28,10 @@ static const char *str_attr(const struct exp_span *s, const char *key, char *buf
 	const struct exp_attr *a = exp_span_find_attr(s, key);
 	if (a == NULL || a->type != EXP_ATTR_STRING)
 		return NULL;
-	size_t n = a->v.s.len < cap - 1 ? a->v.s.len : cap - 1;
-	memcpy(buf, s->buf + a->v.s.off, n);
+	const char *p;
+	size_t n = exp_str_get(s, a->v.s, exp_str_used(s), &p); /* buf or a well-known value */
+	n = n < cap - 1 ? n : cap - 1;
+	memcpy(buf, p, n);
 	buf[n] = '\0';
 	return buf;
 }

@@ -130,7 +130,9 @@ static void test_keyed_attributes(void **state)
 	assert_int_equal(s.buf_used, 2); /* the key is not copied */
 	assert_int_equal(exp_span_add_int_k(&s, EXP_K_SERVER_PORT, 8080), 0);
 	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_HTTP_ROUTE, 0, 2), 0);
-	assert_int_equal(s.buf_used, 2); /* nor the referenced value */
+	assert_int_equal(exp_span_add_known_k(&s, EXP_K_URL_SCHEME, EXP_K_VAL_HTTPS), 0);
+	assert_int_equal(s.buf_used, 2); /* nor the referenced or well-known value */
+	str_eq(&s, exp_span_find_attr(&s, "url.scheme")->v.s, "https", 5);
 	a = exp_span_find_attr(&s, "url.path");
 	assert_non_null(a);
 	str_eq(&s, a->key, "url.path", 8);
@@ -143,7 +145,8 @@ static void test_keyed_attributes(void **state)
 	assert_int_equal(exp_span_add_str_k(&s, EXP_K_NONE, "a", 1), -EINVAL);
 	assert_int_equal(exp_span_add_int_k(&s, EXP_K_COUNT, 1), -EINVAL);
 	assert_int_equal(exp_span_add_ref_k(&s, EXP_K_URL_QUERY, 1, 2), -EINVAL);
-	assert_int_equal(s.nattrs, 3);
+	assert_int_equal(exp_span_add_known_k(&s, EXP_K_URL_SCHEME, EXP_K_COUNT), -EINVAL);
+	assert_int_equal(s.nattrs, 4);
 	assert_int_equal(s.dropped_attrs, 0);
 }
 
@@ -164,6 +167,11 @@ static void test_keyed_limits(void **state)
 	str_eq(&s, exp_span_find_attr(&s, "url.query")->v.s, "abc", 3);
 	assert_int_equal(exp_span_add_int_k(&s, EXP_K_SERVER_PORT, 1), -ENOSPC);
 	assert_int_equal(s.dropped_attrs, 1);
+	/* a well-known value longer than the limit is copied, cut */
+	exp_span_init(&s);
+	assert_int_equal(exp_span_add_known_k(&s, EXP_K_URL_SCHEME, EXP_K_VAL_HTTPS), 0);
+	str_eq(&s, exp_span_find_attr(&s, "url.scheme")->v.s, "htt", 3);
+	assert_int_equal(s.buf_used, 3);
 	exp_limits_set(&defaults);
 }
 
