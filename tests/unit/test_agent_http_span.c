@@ -150,7 +150,15 @@ static void test_unknown_method(void **state)
 	assert_string_equal(str_attr(&span, "http.request.method_original", b, sizeof(b)), "PURGE");
 	/* case-sensitive: "get" is not GET */
 	assert_false(hspan_method_known("get", 3));
-	assert_true(hspan_method_known("PATCH", 5));
+	/* exactly the nine default methods, whole */
+	static const char *const known[] = {"CONNECT", "DELETE", "GET",  "HEAD", "OPTIONS",
+					    "PATCH",   "POST",   "PUT",  "TRACE"};
+	static const char *const unknown[] = {"", "G", "GE", "GETS", "POS", "PUTT", "HEADER",
+					      "CONNECTS", "PATCHY", "OPTION", "DELET", "TRAC"};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		assert_true(hspan_method_known(known[i], strlen(known[i])));
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		assert_false(hspan_method_known(unknown[i], strlen(unknown[i])));
 }
 
 static void test_client_basic(void **state)
