@@ -414,6 +414,10 @@ static int res_add(struct exp_resource *res, struct rd kv)
 		return -EBADMSG;
 	if (!res || (a.type != V_STR && a.type != V_INT) || rlen(k) == 0)
 		return 0;
+	/* Resource strings are C strings (the writer's come from the environment and the
+	 * system): one holding a NUL byte cannot be kept whole, so the attribute is dropped. */
+	if (memchr(k.p, 0, rlen(k)) || (a.type == V_STR && memchr(a.s.p, 0, rlen(a.s))))
+		return 0;
 	if (res->n == res->cap) {
 		int cap = res->cap ? res->cap * 2 : 16;
 

@@ -281,6 +281,21 @@ static int collect(void *arg, const struct exp_span *s, const struct exp_resourc
 	return 0;
 }
 
+/* Like collect, and writes the Resource's attributes into c->service as "k=v,...". */
+static int collect_res(void *arg, const struct exp_span *s, const struct exp_resource *res)
+{
+	struct collected *c = arg;
+	size_t o = 0;
+
+	if (!s)
+		return 0;
+	for (int i = 0; res && i < res->n && o < sizeof(c->service); i++)
+		o += (size_t)snprintf(c->service + o, sizeof(c->service) - o, "%s%s=%s", i ? "," : "",
+		                      res->kv[i].key, res->kv[i].str ? res->kv[i].str : "");
+	c->n++;
+	return 0;
+}
+
 /* Our decoder gives back records that encode to the very same bytes. */
 static void test_decode_roundtrip(void **state)
 {
@@ -311,6 +326,51 @@ static void test_decode_roundtrip(void **state)
 	exp_buf_free(&a);
 	exp_buf_free(&b);
 	free(data);
+}
+
+/* A length-delimited field with a one-byte tag and length, at o; returns its size. */
+static size_t ld(uint8_t *o, uint8_t tag, const void *p, size_t n)
+{
+	assert_true(n < 128);
+	o[0] = tag;
+	o[1] = (uint8_t)n;
+	memcpy(o + 2, p, n);
+	return n + 2;
+}
+
+/* One Resource attribute {key: "k", value: string "v"}, key and value given with lengths. */
+static size_t res_attr(uint8_t *o, const char *k, size_t kn, const char *v, size_t vn)
+{
+	uint8_t any[64], kv[128];
+	size_t a = ld(any, 0x0a, v, vn), n = ld(kv, 0x0a, k, kn);
+
+	n += ld(kv + n, 0x12, any, a);
+	return ld(o, 0x0a, kv, n);
+}
+
+/* Resource strings are C strings: an attribute whose key or value holds a NUL is dropped,
+ * the others are kept (the file is not damaged for it). */
+static void test_decode_resource_nul(void **state)
+{
+	static struct collected c;
+	uint8_t res[256], span[64], ss[96], rs[384], req[400], ids[24];
+	size_t nres = 0, nspan = 0, nss, nrs, nreq;
+
+	(void)state;
+	nres += res_attr(res + nres, "a\0b", 3, "x", 1);
+	nres += res_attr(res + nres, "service.name", 12, "s\0", 2);
+	nres += res_attr(res + nres, "host.name", 9, "h", 1);
+	memset(ids, 7, sizeof(ids));
+	nspan += ld(span, 0x0a, ids, 16);
+	nspan += ld(span + nspan, 0x12, ids, 8);
+	nss = ld(ss, 0x12, span, nspan);
+	nrs = ld(rs, 0x0a, res, nres);
+	nrs += ld(rs + nrs, 0x12, ss, nss);
+	nreq = ld(req, 0x0a, rs, nrs);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(exp_spool_decode(req, nreq, collect_res, &c), 1);
+	assert_int_equal(c.n, 1);
+	assert_string_equal(c.service, "host.name=h");
 }
 
 /* Every prefix of a valid file: never a crash; either malformed or fewer spans. */
@@ -607,6 +667,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_decode_roundtrip, prepare),
 	    cmocka_unit_test_setup(test_decode_prefixes, prepare),
 	    cmocka_unit_test(test_decode_malformed),
+	    cmocka_unit_test(test_decode_resource_nul),
 	    cmocka_unit_test(test_encode_fixed),
 	    cmocka_unit_test_setup(test_import, prepare),
 	    cmocka_unit_test_setup(test_writer_takes_queued, prepare),
